@@ -1,0 +1,169 @@
+/*
+ * omq — GGML/GGUF block quantization kernels for CPUs and GPUs (OpenMP offload).
+ *
+ * Conventions
+ *  - Every function that can fail returns an omq_status; OMQ_OK is 0.
+ *  - Matrices are row-major float32 unless said otherwise. A quantized row of `cols`
+ *    values is cols / block_size blocks laid out as in GGML/GGUF; rows follow each other
+ *    with no padding (row size = omq_row_size()).
+ *  - Operation pointers are valid where the context computes: device pointers for a GPU
+ *    context, host pointers for a host context (cuBLAS/hipBLAS convention). Operations are
+ *    asynchronous: call omq_synchronize() before reading results on the host.
+ *  - The library never prints, never exits and never aborts.
+ */
+#ifndef OMQ_H
+#define OMQ_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#if defined(_WIN32) && defined(OMQ_BUILDING_SHARED)
+#define OMQ_API __declspec(dllexport)
+#elif defined(__GNUC__)
+#define OMQ_API __attribute__((visibility("default")))
+#else
+#define OMQ_API
+#endif
+
+/* ------------------------------------------------------------------ version */
+#define OMQ_VERSION_MAJOR 0
+#define OMQ_VERSION_MINOR 1
+#define OMQ_VERSION_PATCH 0
+#define OMQ_VERSION_NUMBER (OMQ_VERSION_MAJOR * 10000 + OMQ_VERSION_MINOR * 100 + OMQ_VERSION_PATCH)
+#define OMQ_VERSION_STRING "0.1.0"
+
+/* The version of the library actually linked (compare with OMQ_VERSION_NUMBER). */
+OMQ_API unsigned omq_version_number(void);
+OMQ_API const char *omq_version_string(void);
+
+/* One line describing how this library was built: compiler, offload architectures. */
+OMQ_API const char *omq_build_info(void);
+
+/* ------------------------------------------------------------------ status */
+/* Numeric values are stable: they will not change in later versions. */
+typedef enum omq_status {
+    OMQ_OK = 0,
+    OMQ_ERR_NULL = 1,          /* a required pointer argument is NULL */
+    OMQ_ERR_MISALIGNED = 2,    /* a pointer is not aligned for its element type */
+    OMQ_ERR_UNKNOWN_TYPE = 3,  /* not an omq_type value (or an unknown type name) */
+    OMQ_ERR_UNSUPPORTED = 4,   /* valid arguments, but this combination is not provided */
+    OMQ_ERR_SHAPE = 5,         /* cols is not a multiple of the type's block size, or shapes disagree */
+    OMQ_ERR_EMPTY = 6,         /* a size is zero */
+    OMQ_ERR_INVALID_ARG = 7,   /* a negative size, an unknown enum value, ... */
+    OMQ_ERR_OVERFLOW = 8,      /* the element or byte count of a size does not fit */
+    OMQ_ERR_NO_DEVICE = 9,     /* the requested device does not exist or cannot run omq's kernels */
+    OMQ_ERR_ALLOC = 10,        /* memory allocation failed */
+    OMQ_ERR_DEVICE = 11,       /* the device runtime reported a failure (copy, launch) */
+    OMQ_ERR_NONFINITE = 12,    /* quantization input contained NaN or Inf (see omq_quantize) */
+    OMQ_ERR_IO = 13,           /* reading or writing a file failed */
+    OMQ_ERR_FORMAT = 14        /* malformed input data (e.g. a file that is not what it claims) */
+} omq_status;
+
+/* A static, human-readable description of a status. Never NULL. */
+OMQ_API const char *omq_strerror(omq_status status);
+
+/* ------------------------------------------------------------------ types */
+/* Values equal the GGML / GGUF type ids. */
+typedef enum omq_type {
+    OMQ_TYPE_F32 = 0,
+    OMQ_TYPE_F16 = 1,
+    OMQ_TYPE_Q4_0 = 2,
+    OMQ_TYPE_Q4_1 = 3,
+    OMQ_TYPE_Q5_0 = 6,
+    OMQ_TYPE_Q5_1 = 7,
+    OMQ_TYPE_Q8_0 = 8,
+    OMQ_TYPE_Q8_1 = 9,
+    OMQ_TYPE_Q2_K = 10,
+    OMQ_TYPE_Q3_K = 11,
+    OMQ_TYPE_Q4_K = 12,
+    OMQ_TYPE_Q5_K = 13,
+    OMQ_TYPE_Q6_K = 14,
+    OMQ_TYPE_Q8_K = 15
+} omq_type;
+
+/* 1 if `type` is one of the omq_type values above, else 0. */
+OMQ_API int omq_type_is_valid(int type);
+/* ggml's name ("q4_0", "q4_K", "f16"); NULL for an invalid type. */
+OMQ_API const char *omq_type_name(omq_type type);
+/* Name -> type; case-insensitive ("Q4_K" and "q4_k" both work). */
+OMQ_API omq_status omq_type_from_name(const char *name, omq_type *type);
+/* Values per block (1 for F32/F16, 32, or 256); 0 for an invalid type. */
+OMQ_API int64_t omq_type_block_size(omq_type type);
+/* Bytes per block; 0 for an invalid type. */
+OMQ_API size_t omq_type_block_bytes(omq_type type);
+/* Bytes of one row of `cols` values: checks that cols is positive and a multiple of the
+ * block size and that the byte count fits. */
+OMQ_API omq_status omq_row_size(omq_type type, int64_t cols, size_t *bytes);
+/* Bytes of rows x cols values, with the same checks (rows >= 1). */
+OMQ_API omq_status omq_matrix_size(omq_type type, int64_t rows, int64_t cols, size_t *bytes);
+
+/* ------------------------------------------------------------------ contexts */
+/* Where a context computes. Values >= 0 name GPU number N (OpenMP device N). */
+#define OMQ_DEVICE_AUTO (-1)     /* the first usable GPU, else the host */
+#define OMQ_DEVICE_HOST (-2)     /* host threads (OpenMP parallel loops) */
+#define OMQ_DEVICE_FALLBACK (-3) /* the GPU kernels, run by OpenMP's host fallback (for testing
+                                    device code paths without a GPU); pointers are host pointers */
+
+typedef struct omq_context omq_context;
+
+/* Creates a context on `device` (OMQ_DEVICE_* or a GPU number). A GPU that does not exist,
+ * or cannot run this build's kernels, gives OMQ_ERR_NO_DEVICE; OMQ_DEVICE_AUTO then
+ * falls back to the host. *ctx is NULL on failure. */
+OMQ_API omq_status omq_context_create(omq_context **ctx, int device);
+/* Waits for the context's work, then frees it. NULL is ignored. */
+OMQ_API void omq_context_free(omq_context *ctx);
+/* The device the context chose: a GPU number, OMQ_DEVICE_HOST or OMQ_DEVICE_FALLBACK. */
+OMQ_API int omq_context_device(const omq_context *ctx);
+/* A short description of the chosen device, e.g. "GPU 0 (OpenMP device 0 of 1)". */
+OMQ_API const char *omq_context_describe(const omq_context *ctx);
+/* Details of the last error an omq call on this context returned ("" if none). */
+OMQ_API const char *omq_context_last_error(const omq_context *ctx);
+/* Number of GPUs (OpenMP non-host devices) visible to this process. */
+OMQ_API int omq_device_count(void);
+
+/* Waits until all work queued on the context has finished. Returns the first deferred
+ * error of that work (OMQ_ERR_NONFINITE) and clears it, else OMQ_OK. */
+OMQ_API omq_status omq_synchronize(omq_context *ctx);
+
+/* ------------------------------------------------------------------ memory */
+/* Memory where the context computes (device memory for a GPU context). Aligned to 256 bytes. */
+OMQ_API omq_status omq_malloc(omq_context *ctx, size_t bytes, void **ptr);
+/* Frees memory from omq_malloc on the same context. NULL is ignored. */
+OMQ_API omq_status omq_free(omq_context *ctx, void *ptr);
+
+typedef enum omq_copy_kind {
+    OMQ_COPY_HOST_TO_DEVICE = 0,
+    OMQ_COPY_DEVICE_TO_HOST = 1,
+    OMQ_COPY_DEVICE_TO_DEVICE = 2
+} omq_copy_kind;
+
+/* Copies after all work queued on the context, and returns when the copy is done.
+ * "Device" means the context's memory space (host memory for host contexts). */
+OMQ_API omq_status omq_memcpy(omq_context *ctx, void *dst, const void *src, size_t bytes,
+                              omq_copy_kind kind);
+
+/* ------------------------------------------------------------------ conversion */
+/* Quantizes rows x cols float32 values (src, row-major) into `type` (dst, omq_matrix_size
+ * bytes). cols must be a multiple of the type's block size.
+ * imatrix: NULL, or `cols` importance weights (ggml's quant_weights / imatrix), used by
+ * Q4_0, Q4_1, Q5_0, Q5_1 and the K-quants exactly as ggml does; F32, F16, Q8_0, Q8_1 and
+ * Q8_K ignore it (as ggml does for Q8_0).
+ * Output is byte-identical to ggml's reference quantizers. A block whose input holds NaN or
+ * Inf is written as zeros and omq_synchronize() reports OMQ_ERR_NONFINITE (not for F32/F16,
+ * which convert such values faithfully). */
+OMQ_API omq_status omq_quantize(omq_context *ctx, omq_type type, const float *src, void *dst,
+                                int64_t rows, int64_t cols, const float *imatrix);
+
+/* Dequantizes rows x cols values of `type` (src) to out_type = OMQ_TYPE_F32 or OMQ_TYPE_F16
+ * (dst), bit-identical to ggml's to_float (f16 output: the f32 value rounded to nearest even). */
+OMQ_API omq_status omq_dequantize(omq_context *ctx, omq_type type, const void *src,
+                                  omq_type out_type, void *dst, int64_t rows, int64_t cols);
+
+#ifdef __cplusplus
+}
+#endif
+#endif /* OMQ_H */

@@ -1,0 +1,163 @@
+/* Launch scaffolding for the per-type codec files (offload/q*.c).
+ *
+ * A codec file defines, inside `declare target`, two block functions
+ *     T_quantize_block(const float *x, BLOCK *y, const float *qw, float row_sigma2)
+ *     T_dequantize_block(const BLOCK *x, float *y)
+ * (qw: NULL or the block's importance weights; row_sigma2: the row statistic of ggml's
+ * legacy imatrix quantizers, else unused) and then says OMQ_DEFINE_CODEC(...) once (or
+ * OMQ_DEFINE_CODEC_ROW_SIGMA2), which writes the two entry points of kernels.h with a host
+ * form and a target form each.
+ *
+ * Rule for every kernel file: no target region in code the compiler can see is dead. */
+#ifndef OMQ_CODEC_H
+#define OMQ_CODEC_H
+
+#include <stddef.h>
+#include <string.h>
+
+#include "blocks.h"
+#include "kernels.h"
+#include "numeric.h"
+
+#define OMQ_PRAGMA(x) OMQ_PRAGMA_(x) /* two levels: macros in x expand first */
+#define OMQ_PRAGMA_(x) _Pragma(#x)
+
+/* Target regions are queued as deferred target tasks (nowait), ordered by the context's
+ * dependence object. Not with gcc: libgomp was seen to deadlock now and then (about one run
+ * in ten of the golden test) in a later host parallel region after host-fallback target
+ * tasks; LLVM's libomp ran the same test 300 times cleanly. gcc builds run them synchronously. */
+#if defined(__clang__)
+#define OMQ_ASYNC(q) nowait depend(inout : q[0])
+#else
+#define OMQ_ASYNC(q)
+#endif
+
+/* for (int64_t i = 0; i < n; ++i) { body } on host threads, or as one target region on the
+ * exec's device queued behind the context's earlier work. `ptrs` is the parenthesised list
+ * of every pointer the body dereferences (they are device pointers there). */
+#define OMQ_PARALLEL_FOR(ex, n, i, ptrs, ...)                                                   \
+    do {                                                                                        \
+        const int64_t omq_n_ = (n);                                                             \
+        if ((ex)->kind == OMQ_EXEC_HOST) {                                                      \
+            OMQ_PRAGMA(omp parallel for schedule(static))                                       \
+            for (int64_t i = 0; i < omq_n_; ++i) { __VA_ARGS__ }                                \
+        } else {                                                                                \
+            const int omq_dev_ = (ex)->device;                                                  \
+            char *omq_q_ = (ex)->queue;                                                         \
+            (void)omq_q_; /* gcc does not count uses in depend clauses */                       \
+            OMQ_PRAGMA(omp target teams distribute parallel for device(omq_dev_)                \
+                       is_device_ptr ptrs OMQ_ASYNC(omq_q_))                     \
+            for (int64_t i = 0; i < omq_n_; ++i) { __VA_ARGS__ }                                \
+        }                                                                                       \
+    } while (0)
+
+#pragma omp declare target
+static inline int omq_all_finite(const float *x, int n) {
+    int ok = 1;
+    for (int j = 0; j < n; ++j) ok &= omq_is_finite(x[j]);
+    return ok;
+}
+
+static inline void omq_latch_fault(int *fault, int code) {
+    (void)code; /* gcc does not count uses in atomic constructs */
+#pragma omp atomic write
+    *fault = code;
+}
+#pragma omp end declare target
+
+/* One block, with ggml's behaviour for finite input and a defined one otherwise. */
+#define OMQ_QUANTIZE_ONE(T, BLOCK, BS, x, y, qw, sigma2, fault)                                 \
+    do {                                                                                        \
+        if (omq_all_finite((x), (BS))) {                                                        \
+            T##_quantize_block((x), (y), (qw), (sigma2));                                       \
+        } else {                                                                                \
+            __builtin_memset((y), 0, sizeof(BLOCK));                                                      \
+            omq_latch_fault((fault), OMQ_FAULT_NONFINITE);                                      \
+        }                                                                                       \
+    } while (0)
+
+/* Entry points of a type whose quantizer needs no row statistic. */
+#define OMQ_DEFINE_CODEC(T, BLOCK, BS)                                                          \
+    void omq_quantize_##T(const omq_exec *ex, const float *src, void *dst, int64_t rows,       \
+                          int64_t cols, const float *imatrix) {                                 \
+        OMQ_QUANTIZE_BLOCKS(T, BLOCK, BS);                                                      \
+    }                                                                                           \
+    OMQ_DEFINE_DEQUANTIZE(T, BLOCK, BS)
+
+/* Entry points of a legacy type (Q4_0..Q5_1) whose imatrix quantizer also needs
+ * sum(x^2)/cols over the block's whole row, summed sequentially as ggml does: one team per
+ * row on devices. (Two macros rather than one with a constant condition: clang emits a
+ * target region in a constant-false branch for the device but not for the host, and the two
+ * sides then disagree on which kernel has which name.) */
+#define OMQ_DEFINE_CODEC_ROW_SIGMA2(T, BLOCK, BS)                                               \
+    void omq_quantize_##T(const omq_exec *ex, const float *src, void *dst, int64_t rows,       \
+                          int64_t cols, const float *imatrix) {                                 \
+        if (!imatrix) {                                                                         \
+            OMQ_QUANTIZE_BLOCKS(T, BLOCK, BS);                                                  \
+            return;                                                                             \
+        }                                                                                       \
+        BLOCK *y = (BLOCK *)dst;                                                                \
+        int *fault = ex->fault;                                                                 \
+        const int64_t nb = cols / (BS);                                                         \
+        if (ex->kind == OMQ_EXEC_HOST) {                                                        \
+            _Pragma("omp parallel for schedule(static)")                                        \
+            for (int64_t r = 0; r < rows; ++r) {                                                \
+                const float *xr = src + r * cols;                                               \
+                float sum = 0.0f;                                                               \
+                for (int64_t j = 0; j < cols; ++j) sum += xr[j] * xr[j];                        \
+                const float sigma2 = sum / (float)cols;                                         \
+                for (int64_t b = 0; b < nb; ++b)                                                \
+                    OMQ_QUANTIZE_ONE(T, BLOCK, BS, xr + b * (BS), y + r * nb + b,               \
+                                     imatrix + b * (BS), sigma2, fault);                        \
+            }                                                                                   \
+        } else {                                                                                \
+            const int dev = ex->device;                                                         \
+            char *q = ex->queue;                                                                \
+            (void)q;                                                                            \
+            OMQ_PRAGMA(omp target teams distribute device(dev)                                  \
+                       is_device_ptr(src, y, imatrix, fault) OMQ_ASYNC(q))                      \
+            for (int64_t r = 0; r < rows; ++r) {                                                \
+                const float *xr = src + r * cols;                                               \
+                float sum = 0.0f;                                                               \
+                for (int64_t j = 0; j < cols; ++j) sum += xr[j] * xr[j];                        \
+                const float sigma2 = sum / (float)cols;                                         \
+                _Pragma("omp parallel for")                                                     \
+                for (int64_t b = 0; b < nb; ++b)                                                \
+                    OMQ_QUANTIZE_ONE(T, BLOCK, BS, xr + b * (BS), y + r * nb + b,               \
+                                     imatrix + b * (BS), sigma2, fault);                        \
+            }                                                                                   \
+        }                                                                                       \
+    }                                                                                           \
+    OMQ_DEFINE_DEQUANTIZE(T, BLOCK, BS)
+
+/* Body of a quantize entry point: one iteration per block. */
+#define OMQ_QUANTIZE_BLOCKS(T, BLOCK, BS)                                                       \
+    do {                                                                                        \
+        BLOCK *y_ = (BLOCK *)dst;                                                               \
+        int *fault_ = ex->fault;                                                                \
+        const int64_t nb_ = cols / (BS);                                                        \
+        OMQ_PARALLEL_FOR(ex, rows * nb_, i, (src, y_, imatrix, fault_), {                       \
+            const int64_t r = i / nb_, b = i - r * nb_;                                         \
+            OMQ_QUANTIZE_ONE(T, BLOCK, BS, src + r * cols + b * (BS), y_ + i,                   \
+                             imatrix ? imatrix + b * (BS) : NULL, 0.0f, fault_);                \
+        });                                                                                     \
+    } while (0)
+
+#define OMQ_DEFINE_DEQUANTIZE(T, BLOCK, BS)                                                     \
+    void omq_dequantize_##T(const omq_exec *ex, const void *src, void *dst, int to_f16,        \
+                            int64_t rows, int64_t cols) {                                       \
+        const BLOCK *x = (const BLOCK *)src;                                                    \
+        float *yf = to_f16 ? NULL : (float *)dst;                                               \
+        uint16_t *yh = to_f16 ? (uint16_t *)dst : NULL;                                         \
+        OMQ_PARALLEL_FOR(ex, rows * (cols / (BS)), i, (x, yf, yh), {                            \
+            if (yf) {                                                                           \
+                T##_dequantize_block(x + i, yf + i * (BS));                                     \
+            } else {                                                                            \
+                float tmp[BS];                                                                  \
+                T##_dequantize_block(x + i, tmp);                                               \
+                for (int j = 0; j < (BS); ++j) yh[i * (BS) + j] = omq_fp32_to_fp16(tmp[j]);     \
+            }                                                                                   \
+        });                                                                                     \
+    }
+
+#endif /* OMQ_CODEC_H */

@@ -1,0 +1,114 @@
+/* Scalar helpers shared by every kernel, on the host and on devices.
+ *
+ * Byte-exactness with ggml rests on these: each one gives the same bits as ggml's
+ * reference code on x86-64, using integer arithmetic where ggml relies on float tricks
+ * whose result would change with a device's denormal mode. Only compiler builtins are
+ * used (no libm), so device code needs no math library: __builtin_sqrtf and float division
+ * lower to correctly rounded instructions on sm_90 (sqrt.rn / div.rn) and on gfx1100.
+ * Kernel code says __builtin_memcpy/__builtin_memset, never memcpy/memset: in OpenMP device
+ * code those names are libc calls, and no device libc is linked. */
+#ifndef OMQ_NUMERIC_H
+#define OMQ_NUMERIC_H
+
+#include <stdint.h>
+#include <string.h>
+
+#pragma omp declare target
+
+static inline uint32_t omq_f32_bits(float f) {
+    uint32_t u;
+    __builtin_memcpy(&u, &f, sizeof u);
+    return u;
+}
+
+static inline float omq_bits_f32(uint32_t u) {
+    float f;
+    __builtin_memcpy(&f, &u, sizeof f);
+    return f;
+}
+
+/* IEEE binary16 -> binary32, exact for every input. NaNs keep sign and payload and come
+ * out quiet, as ggml's conversion (and any hardware conversion) gives them. */
+static inline float omq_fp16_to_fp32(uint16_t h) {
+    const uint32_t sign = (uint32_t)(h & 0x8000u) << 16;
+    const uint32_t exp = (h >> 10) & 0x1fu;
+    uint32_t mant = h & 0x3ffu;
+    uint32_t bits;
+    if (exp == 0x1fu) {
+        bits = sign | 0x7f800000u | (mant << 13) | (mant ? 0x00400000u : 0u);
+    } else if (exp != 0) {
+        bits = sign | ((exp + 112u) << 23) | (mant << 13);
+    } else if (mant == 0) {
+        bits = sign;
+    } else {
+        /* subnormal: normalise the mantissa; value = mant * 2^-24 */
+        uint32_t e = 113u;
+        while (!(mant & 0x400u)) {
+            mant <<= 1;
+            --e;
+        }
+        bits = sign | (e << 23) | ((mant & 0x3ffu) << 13);
+    }
+    return omq_bits_f32(bits);
+}
+
+/* IEEE binary32 -> binary16, round to nearest even; overflow gives Inf. Every NaN becomes
+ * sign | 0x7e00, which is what ggml's software conversion produces. */
+static inline uint16_t omq_fp32_to_fp16(float f) {
+    const uint32_t x = omq_f32_bits(f);
+    const uint16_t sign = (uint16_t)((x >> 16) & 0x8000u);
+    const uint32_t ax = x & 0x7fffffffu;
+    if (ax > 0x7f800000u) return (uint16_t)(sign | 0x7e00u);
+    if (ax >= 0x477ff000u) return (uint16_t)(sign | 0x7c00u); /* >= 65520 rounds to Inf */
+    if (ax < 0x38800000u) {
+        /* result is subnormal or zero: value = ax_float * 2^24 units of 2^-24 */
+        if (ax < 0x33000000u) return sign; /* < 2^-25: rounds to zero (ties to even 0) */
+        const uint32_t e = ax >> 23;
+        const uint32_t m = (ax & 0x7fffffu) | 0x800000u;
+        const uint32_t shift = 126u - e; /* 14..24 */
+        uint32_t q = m >> shift;
+        const uint32_t rem = m & ((1u << shift) - 1u);
+        const uint32_t half = 1u << (shift - 1u);
+        if (rem > half || (rem == half && (q & 1u))) ++q;
+        return (uint16_t)(sign | q);
+    }
+    /* normal: rebias exponent, round the 13 dropped mantissa bits */
+    uint32_t r = ax - 0x38000000u; /* exponent 127 -> 15 */
+    const uint32_t rem = r & 0x1fffu;
+    r >>= 13;
+    if (rem > 0x1000u || (rem == 0x1000u && (r & 1u))) ++r; /* carries into exponent correctly */
+    return (uint16_t)(sign | r);
+}
+
+/* ggml's nearest_int: round to nearest, ties to even, valid for |v| <= 4194303. It adds
+ * 1.5 * 2^23 and reads the mantissa, so it is exact integer rounding in that range. */
+static inline int omq_nearest_int(float v) {
+    const float t = v + 12582912.f;
+    return (int)(omq_f32_bits(t) & 0x007fffffu) - 0x00400000;
+}
+
+static inline int omq_is_finite(float v) {
+    return (omq_f32_bits(v) & 0x7f800000u) != 0x7f800000u;
+}
+
+static inline float omq_fabsf(float v) { return __builtin_fabsf(v); }
+static inline float omq_sqrtf(float v) { return __builtin_sqrtf(v); }
+/* C's roundf: halves away from zero (ggml's q8_0 and q8_1 use it). */
+static inline float omq_roundf(float v) { return __builtin_roundf(v); }
+
+static inline int omq_min_i(int a, int b) { return a < b ? a : b; }
+static inline int omq_max_i(int a, int b) { return a > b ? a : b; }
+
+/* The float -> small integer casts of ggml's legacy quantizers ((int8_t)v then min(limit, .),
+ * or (uint8_t)v), made total. For finite input v lies in [0, limit + 1], where this equals
+ * ggml's expression; other values cannot reach here (blocks with non-finite input are
+ * rejected first) but must not be undefined behaviour. */
+static inline int omq_trunc_clamp(float v, int limit) {
+    if (!(v >= 0.0f)) return 0;
+    if (v >= (float)limit) return limit;
+    return (int)v;
+}
+
+#pragma omp end declare target
+
+#endif /* OMQ_NUMERIC_H */

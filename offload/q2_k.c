@@ -1,0 +1,90 @@
+/* Q2_K: 256 values in 16 groups of 16; per group a 4-bit scale and a 4-bit min (of the
+ * fp16 super-scales d and dmin); 2-bit quants meaning d*sc*q - dmin*m. */
+#include "codec.h"
+#include "kquant.h"
+#include "search.h"
+
+#pragma omp declare target
+static inline void q2_K_quantize_block(const float *x, omq_block_q2_K *y, const float *qw,
+                                       float sigma2_unused) {
+    (void)sigma2_unused;
+    uint8_t L[OMQ_QK_K], Laux[16];
+    float weight[16], mins[16], scales[16];
+    float dm, mm;
+    if (!qw) {
+        float max_scale = 0, max_min = 0;
+        for (int j = 0; j < 16; ++j) {
+            for (int l = 0; l < 16; ++l) weight[l] = omq_fabsf(x[16 * j + l]);
+            scales[j] = omq_make_qkx2_quants(16, 3, x + 16 * j, weight, L + 16 * j, &mins[j], Laux,
+                                             -0.5f, 0.1f, 15, 1);
+            if (scales[j] > max_scale) max_scale = scales[j];
+            if (mins[j] > max_min) max_min = mins[j];
+        }
+        if (max_scale > 0) {
+            const float iscale = 15.f / max_scale;
+            for (int j = 0; j < 16; ++j) y->scales[j] = (uint8_t)omq_nearest_int(iscale * scales[j]);
+            y->d = omq_fp32_to_fp16(max_scale / 15.f);
+        } else {
+            for (int j = 0; j < 16; ++j) y->scales[j] = 0;
+            y->d = omq_fp32_to_fp16(0.f);
+        }
+        if (max_min > 0) {
+            const float iscale = 15.f / max_min;
+            for (int j = 0; j < 16; ++j) y->scales[j] |= (uint8_t)(omq_nearest_int(iscale * mins[j]) << 4);
+            y->dmin = omq_fp32_to_fp16(max_min / 15.f);
+        } else {
+            y->dmin = omq_fp32_to_fp16(0.f);
+        }
+    } else {
+        float sw[16];
+        uint8_t Ls[16], Lm[16];
+        float sumx2 = 0;
+        for (int j = 0; j < OMQ_QK_K; ++j) sumx2 += x[j] * x[j];
+        const float sigma2 = sumx2 / OMQ_QK_K;
+        for (int j = 0; j < 16; ++j) {
+            sw[j] = 0;
+            for (int l = 0; l < 16; ++l)
+                weight[l] = qw[16 * j + l] * omq_sqrtf(sigma2 + x[16 * j + l] * x[16 * j + l]);
+            for (int l = 0; l < 16; ++l) sw[j] += weight[l];
+            scales[j] = omq_make_qkx3_quants(16, 3, x + 16 * j, weight, L + 16 * j, &mins[j], Laux,
+                                             -0.9f, 0.05f, 36, 0);
+        }
+        dm = omq_make_qp_quants(16, 15, scales, Ls, sw);
+        mm = omq_make_qp_quants(16, 15, mins, Lm, sw);
+        y->d = omq_fp32_to_fp16(dm);
+        y->dmin = omq_fp32_to_fp16(mm);
+        for (int j = 0; j < 16; ++j) y->scales[j] = (uint8_t)(Ls[j] | (Lm[j] << 4));
+    }
+    dm = omq_fp16_to_fp32(y->d);
+    mm = omq_fp16_to_fp32(y->dmin);
+    for (int j = 0; j < 16; ++j) {
+        const float d = dm * (y->scales[j] & 0xF);
+        if (!d) continue;
+        const float m = mm * (y->scales[j] >> 4);
+        for (int ii = 0; ii < 16; ++ii) {
+            const int l = omq_nearest_int((x[16 * j + ii] + m) / d);
+            L[16 * j + ii] = (uint8_t)omq_clamp_i(l, 0, 3);
+        }
+    }
+    omq_pack_2bit(y->qs, L);
+}
+
+static inline void q2_K_dequantize_block(const omq_block_q2_K *x, float *y) {
+    const float d = omq_fp16_to_fp32(x->d);
+    const float min = omq_fp16_to_fp32(x->dmin);
+    const uint8_t *q = x->qs;
+    int is = 0;
+    for (int n = 0; n < OMQ_QK_K; n += 128) {
+        for (int shift = 0; shift < 8; shift += 2) {
+            for (int half = 0; half < 32; half += 16) {
+                const uint8_t sc = x->scales[is++];
+                const float dl = d * (sc & 0xF), ml = min * (sc >> 4);
+                for (int l = 0; l < 16; ++l) *y++ = dl * ((q[l + half] >> shift) & 3) - ml;
+            }
+        }
+        q += 32;
+    }
+}
+#pragma omp end declare target
+
+OMQ_DEFINE_CODEC(q2_K, omq_block_q2_K, OMQ_QK_K)

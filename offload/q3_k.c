@@ -1,0 +1,112 @@
+/* Q3_K: 256 values in 16 groups of 16 with 6-bit signed scales (offset 32) of one fp16 d;
+ * 3-bit quants: low 2 bits in qs, the high bit in hmask, meaning d*sc*(q - 4). */
+#include "codec.h"
+#include "kquant.h"
+#include "search.h"
+
+#pragma omp declare target
+static inline void q3_K_set_scale(omq_block_q3_K *y, int j, int l) {
+    if (j < 8) {
+        y->scales[j] = (uint8_t)(l & 0xF);
+    } else {
+        y->scales[j - 8] |= (uint8_t)((l & 0xF) << 4);
+    }
+    l >>= 4;
+    y->scales[j % 4 + 8] |= (uint8_t)(l << (2 * (j / 4)));
+}
+
+static inline int q3_K_get_scale(const uint8_t *s, int j) {
+    const int lo = j < 8 ? s[j] & 0xF : s[j - 8] >> 4;
+    return (lo | (((s[8 + j % 4] >> (2 * (j / 4))) & 3) << 4)) - 32;
+}
+
+static inline void q3_K_quantize_block(const float *x, omq_block_q3_K *y, const float *qw,
+                                       float sigma2_unused) {
+    (void)sigma2_unused;
+    int8_t L[OMQ_QK_K];
+    float scales[16];
+    __builtin_memset(y->scales, 0, 12);
+    if (!qw) {
+        float max_scale = 0, amax = 0;
+        for (int j = 0; j < 16; ++j) {
+            scales[j] = omq_make_q3_quants(16, 4, x + 16 * j, L + 16 * j);
+            const float scale = omq_fabsf(scales[j]);
+            if (scale > amax) {
+                amax = scale;
+                max_scale = scales[j];
+            }
+        }
+        if (max_scale) {
+            const float iscale = -32.f / max_scale;
+            for (int j = 0; j < 16; ++j) {
+                int8_t l = (int8_t)omq_nearest_int(iscale * scales[j]);
+                l = (int8_t)(omq_clamp_i(l, -32, 31) + 32);
+                q3_K_set_scale(y, j, l);
+            }
+            y->d = omq_fp32_to_fp16(1 / iscale);
+        } else {
+            y->d = omq_fp32_to_fp16(0.f);
+        }
+    } else {
+        float weight[16], sw[16];
+        int8_t Ls[16];
+        float sumx2 = 0;
+        for (int j = 0; j < OMQ_QK_K; ++j) sumx2 += x[j] * x[j];
+        const float sigma2 = 2 * sumx2 / OMQ_QK_K;
+        for (int j = 0; j < 16; ++j) {
+            for (int l = 0; l < 16; ++l)
+                weight[l] = qw[16 * j + l] * omq_sqrtf(sigma2 + x[16 * j + l] * x[16 * j + l]);
+            float sumw = 0;
+            for (int l = 0; l < 16; ++l) sumw += weight[l];
+            sw[j] = sumw;
+            scales[j] = omq_make_qx_quants(16, 4, x + 16 * j, L + 16 * j, weight);
+        }
+        const float d_block = omq_make_qx_quants(16, 32, scales, Ls, sw);
+        for (int j = 0; j < 16; ++j) q3_K_set_scale(y, j, Ls[j]);
+        y->d = omq_fp32_to_fp16(d_block);
+    }
+    const float d_all = omq_fp16_to_fp32(y->d);
+    for (int j = 0; j < 16; ++j) {
+        const int8_t sc = (int8_t)q3_K_get_scale(y->scales, j);
+        const float d = d_all * sc;
+        if (!d) continue;
+        for (int ii = 0; ii < 16; ++ii) {
+            const int l = omq_nearest_int(x[16 * j + ii] / d);
+            L[16 * j + ii] = (int8_t)(omq_clamp_i(l, -4, 3) + 4);
+        }
+    }
+    /* the high bit of value j goes to bit j/32 of hmask[j%32] */
+    __builtin_memset(y->hmask, 0, sizeof y->hmask);
+    uint8_t U[OMQ_QK_K];
+    for (int j = 0; j < OMQ_QK_K; ++j) {
+        int l = L[j];
+        if (l > 3) {
+            y->hmask[j % 32] |= (uint8_t)(1u << (j / 32));
+            l -= 4;
+        }
+        U[j] = (uint8_t)l;
+    }
+    omq_pack_2bit(y->qs, U);
+}
+
+static inline void q3_K_dequantize_block(const omq_block_q3_K *x, float *y) {
+    const float d_all = omq_fp16_to_fp32(x->d);
+    const uint8_t *q = x->qs;
+    const uint8_t *hm = x->hmask;
+    uint8_t m = 1;
+    int is = 0;
+    for (int n = 0; n < OMQ_QK_K; n += 128) {
+        for (int shift = 0; shift < 8; shift += 2) {
+            for (int half = 0; half < 32; half += 16) {
+                const float dl = d_all * q3_K_get_scale(x->scales, is++);
+                for (int l = 0; l < 16; ++l)
+                    *y++ = dl * (((q[l + half] >> shift) & 3) - ((hm[l + half] & m) ? 0 : 4));
+            }
+            m <<= 1;
+        }
+        q += 32;
+    }
+}
+#pragma omp end declare target
+
+OMQ_DEFINE_CODEC(q3_K, omq_block_q3_K, OMQ_QK_K)

@@ -1,0 +1,44 @@
+/* Q4_0: 32 values, one fp16 scale, 4-bit quants q in 0..15 meaning (q - 8) * d. */
+#include "codec.h"
+#include "search.h"
+
+#pragma omp declare target
+static inline void q4_0_quantize_block(const float *x, omq_block_q4_0 *y, const float *qw,
+                                       float sigma2) {
+    if (qw) {
+        float w[OMQ_QK];
+        int8_t L[OMQ_QK];
+        for (int j = 0; j < OMQ_QK; ++j) w[j] = qw[j] * omq_sqrtf(sigma2 + x[j] * x[j]);
+        const float d = omq_make_qx_quants(OMQ_QK, 8, x, L, w);
+        y->d = omq_fp32_to_fp16(d);
+        for (int j = 0; j < 16; ++j) y->qs[j] = (uint8_t)(L[j] | (L[j + 16] << 4));
+        return;
+    }
+    /* the value of largest magnitude maps to -8, keeping its sign in d */
+    float amax = 0.0f, max = 0.0f;
+    for (int j = 0; j < OMQ_QK; ++j) {
+        if (amax < omq_fabsf(x[j])) {
+            amax = omq_fabsf(x[j]);
+            max = x[j];
+        }
+    }
+    const float d = max / -8;
+    const float id = d ? 1.0f / d : 0.0f;
+    y->d = omq_fp32_to_fp16(d);
+    for (int j = 0; j < 16; ++j) {
+        const int q0 = omq_trunc_clamp(x[j] * id + 8.5f, 15);
+        const int q1 = omq_trunc_clamp(x[j + 16] * id + 8.5f, 15);
+        y->qs[j] = (uint8_t)(q0 | (q1 << 4));
+    }
+}
+
+static inline void q4_0_dequantize_block(const omq_block_q4_0 *x, float *y) {
+    const float d = omq_fp16_to_fp32(x->d);
+    for (int j = 0; j < 16; ++j) {
+        y[j] = ((x->qs[j] & 0x0F) - 8) * d;
+        y[j + 16] = ((x->qs[j] >> 4) - 8) * d;
+    }
+}
+#pragma omp end declare target
+
+OMQ_DEFINE_CODEC_ROW_SIGMA2(q4_0, omq_block_q4_0, OMQ_QK)

@@ -1,0 +1,45 @@
+/* Q4_1: 32 values, fp16 scale d and minimum m, 4-bit quants meaning q * d + m. */
+#include "codec.h"
+#include "search.h"
+
+#pragma omp declare target
+static inline void q4_1_quantize_block(const float *x, omq_block_q4_1 *y, const float *qw,
+                                       float sigma2) {
+    if (qw) {
+        float w[OMQ_QK];
+        uint8_t L[OMQ_QK], Laux[OMQ_QK];
+        float min;
+        for (int j = 0; j < OMQ_QK; ++j) w[j] = qw[j] * omq_sqrtf(sigma2 + x[j] * x[j]);
+        const float d = omq_make_qkx3_quants(OMQ_QK, 15, x, w, L, &min, Laux, -0.9f, 0.05f, 36, 0);
+        y->d = omq_fp32_to_fp16(d);
+        y->m = omq_fp32_to_fp16(-min);
+        for (int j = 0; j < 16; ++j) y->qs[j] = (uint8_t)(L[j] | (L[j + 16] << 4));
+        return;
+    }
+    float min = 3.402823466e+38f, max = -3.402823466e+38f;
+    for (int j = 0; j < OMQ_QK; ++j) {
+        if (x[j] < min) min = x[j];
+        if (x[j] > max) max = x[j];
+    }
+    const float d = (max - min) / 15;
+    const float id = d ? 1.0f / d : 0.0f;
+    y->d = omq_fp32_to_fp16(d);
+    y->m = omq_fp32_to_fp16(min);
+    for (int j = 0; j < 16; ++j) {
+        const int q0 = omq_trunc_clamp((x[j] - min) * id + 0.5f, 15);
+        const int q1 = omq_trunc_clamp((x[j + 16] - min) * id + 0.5f, 15);
+        y->qs[j] = (uint8_t)(q0 | (q1 << 4));
+    }
+}
+
+static inline void q4_1_dequantize_block(const omq_block_q4_1 *x, float *y) {
+    const float d = omq_fp16_to_fp32(x->d);
+    const float m = omq_fp16_to_fp32(x->m);
+    for (int j = 0; j < 16; ++j) {
+        y[j] = (x->qs[j] & 0x0F) * d + m;
+        y[j + 16] = (x->qs[j] >> 4) * d + m;
+    }
+}
+#pragma omp end declare target
+
+OMQ_DEFINE_CODEC_ROW_SIGMA2(q4_1, omq_block_q4_1, OMQ_QK)

@@ -1,0 +1,37 @@
+/* Q4_K: 256 values in 8 groups of 32; per group a 6-bit scale and a 6-bit min of the fp16
+ * super-scales d and dmin; 4-bit quants meaning d*sc*q - dmin*m. */
+#include "codec.h"
+#include "kquant.h"
+
+#pragma omp declare target
+static inline void q4_K_quantize_block(const float *x, omq_block_q4_K *y, const float *qw,
+                                       float sigma2_unused) {
+    (void)sigma2_unused;
+    uint8_t L[OMQ_QK_K];
+    omq_kquant_scales_mins(x, qw, 15, -1.f, 20, L, &y->d, &y->dmin, y->scales);
+    omq_kquant_requantize(x, y->d, y->dmin, y->scales, 15, L);
+    uint8_t *q = y->qs;
+    for (int j = 0; j < OMQ_QK_K; j += 64) {
+        for (int l = 0; l < 32; ++l) q[l] = (uint8_t)(L[j + l] | (L[j + l + 32] << 4));
+        q += 32;
+    }
+}
+
+static inline void q4_K_dequantize_block(const omq_block_q4_K *x, float *y) {
+    const float d = omq_fp16_to_fp32(x->d);
+    const float min = omq_fp16_to_fp32(x->dmin);
+    const uint8_t *q = x->qs;
+    for (int is = 0; is < 8; is += 2) {
+        uint8_t sc, m;
+        omq_get_scale_min_k4(is + 0, x->scales, &sc, &m);
+        const float d1 = d * sc, m1 = min * m;
+        omq_get_scale_min_k4(is + 1, x->scales, &sc, &m);
+        const float d2 = d * sc, m2 = min * m;
+        for (int l = 0; l < 32; ++l) *y++ = d1 * (q[l] & 0xF) - m1;
+        for (int l = 0; l < 32; ++l) *y++ = d2 * (q[l] >> 4) - m2;
+        q += 32;
+    }
+}
+#pragma omp end declare target
+
+OMQ_DEFINE_CODEC(q4_K, omq_block_q4_K, OMQ_QK_K)

@@ -1,0 +1,56 @@
+/* Q5_0: 32 values, fp16 scale, 5-bit quants (low nibbles in qs, fifth bits in qh)
+ * meaning (q - 16) * d. */
+#include "codec.h"
+#include "search.h"
+
+#pragma omp declare target
+static inline void q5_0_pack(omq_block_q5_0 *y, const int *L) {
+    uint32_t qh = 0;
+    for (int j = 0; j < 16; ++j) {
+        y->qs[j] = (uint8_t)((L[j] & 0x0F) | ((L[j + 16] & 0x0F) << 4));
+        qh |= (uint32_t)((L[j] >> 4) & 1) << j;
+        qh |= (uint32_t)((L[j + 16] >> 4) & 1) << (j + 16);
+    }
+    __builtin_memcpy(y->qh, &qh, sizeof qh);
+}
+
+static inline void q5_0_quantize_block(const float *x, omq_block_q5_0 *y, const float *qw,
+                                       float sigma2) {
+    int L[OMQ_QK];
+    if (qw) {
+        float w[OMQ_QK];
+        int8_t Lq[OMQ_QK];
+        for (int j = 0; j < OMQ_QK; ++j) w[j] = qw[j] * omq_sqrtf(sigma2 + x[j] * x[j]);
+        const float d = omq_make_qx_quants(OMQ_QK, 16, x, Lq, w);
+        y->d = omq_fp32_to_fp16(d);
+        for (int j = 0; j < OMQ_QK; ++j) L[j] = Lq[j];
+    } else {
+        float amax = 0.0f, max = 0.0f;
+        for (int j = 0; j < OMQ_QK; ++j) {
+            if (amax < omq_fabsf(x[j])) {
+                amax = omq_fabsf(x[j]);
+                max = x[j];
+            }
+        }
+        const float d = max / -16;
+        const float id = d ? 1.0f / d : 0.0f;
+        y->d = omq_fp32_to_fp16(d);
+        for (int j = 0; j < OMQ_QK; ++j) L[j] = omq_trunc_clamp(x[j] * id + 16.5f, 31);
+    }
+    q5_0_pack(y, L);
+}
+
+static inline void q5_0_dequantize_block(const omq_block_q5_0 *x, float *y) {
+    const float d = omq_fp16_to_fp32(x->d);
+    uint32_t qh;
+    __builtin_memcpy(&qh, x->qh, sizeof qh);
+    for (int j = 0; j < 16; ++j) {
+        const int h0 = ((qh >> j) << 4) & 0x10;
+        const int h1 = (qh >> (j + 12)) & 0x10;
+        y[j] = (((x->qs[j] & 0x0F) | h0) - 16) * d;
+        y[j + 16] = (((x->qs[j] >> 4) | h1) - 16) * d;
+    }
+}
+#pragma omp end declare target
+
+OMQ_DEFINE_CODEC_ROW_SIGMA2(q5_0, omq_block_q5_0, OMQ_QK)

@@ -1,0 +1,53 @@
+/* Q5_1: 32 values, fp16 scale d and minimum m, 5-bit quants meaning q * d + m. */
+#include "codec.h"
+#include "search.h"
+
+#pragma omp declare target
+static inline void q5_1_quantize_block(const float *x, omq_block_q5_1 *y, const float *qw,
+                                       float sigma2) {
+    int L[OMQ_QK];
+    if (qw) {
+        float w[OMQ_QK];
+        uint8_t Lq[OMQ_QK], Laux[OMQ_QK];
+        float min;
+        for (int j = 0; j < OMQ_QK; ++j) w[j] = qw[j] * omq_sqrtf(sigma2 + x[j] * x[j]);
+        const float d = omq_make_qkx3_quants(OMQ_QK, 31, x, w, Lq, &min, Laux, -0.9f, 0.05f, 36, 0);
+        y->d = omq_fp32_to_fp16(d);
+        y->m = omq_fp32_to_fp16(-min);
+        for (int j = 0; j < OMQ_QK; ++j) L[j] = Lq[j];
+    } else {
+        float min = 3.402823466e+38f, max = -3.402823466e+38f;
+        for (int j = 0; j < OMQ_QK; ++j) {
+            if (x[j] < min) min = x[j];
+            if (x[j] > max) max = x[j];
+        }
+        const float d = (max - min) / 31;
+        const float id = d ? 1.0f / d : 0.0f;
+        y->d = omq_fp32_to_fp16(d);
+        y->m = omq_fp32_to_fp16(min);
+        for (int j = 0; j < OMQ_QK; ++j) L[j] = omq_trunc_clamp((x[j] - min) * id + 0.5f, 31);
+    }
+    uint32_t qh = 0;
+    for (int j = 0; j < 16; ++j) {
+        y->qs[j] = (uint8_t)((L[j] & 0x0F) | ((L[j + 16] & 0x0F) << 4));
+        qh |= (uint32_t)((L[j] >> 4) & 1) << j;
+        qh |= (uint32_t)((L[j + 16] >> 4) & 1) << (j + 16);
+    }
+    __builtin_memcpy(y->qh, &qh, sizeof qh);
+}
+
+static inline void q5_1_dequantize_block(const omq_block_q5_1 *x, float *y) {
+    const float d = omq_fp16_to_fp32(x->d);
+    const float m = omq_fp16_to_fp32(x->m);
+    uint32_t qh;
+    __builtin_memcpy(&qh, x->qh, sizeof qh);
+    for (int j = 0; j < 16; ++j) {
+        const int h0 = ((qh >> j) << 4) & 0x10;
+        const int h1 = (qh >> (j + 12)) & 0x10;
+        y[j] = ((x->qs[j] & 0x0F) | h0) * d + m;
+        y[j + 16] = ((x->qs[j] >> 4) | h1) * d + m;
+    }
+}
+#pragma omp end declare target
+
+OMQ_DEFINE_CODEC_ROW_SIGMA2(q5_1, omq_block_q5_1, OMQ_QK)

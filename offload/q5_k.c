@@ -1,0 +1,55 @@
+/* Q5_K: Q4_K's scales and mins with 5-bit quants: low nibbles in qs, fifth bits in qh
+ * (bit 2k and 2k+1 of qh[l] for the k-th pair of 32-value groups). */
+#include "codec.h"
+#include "kquant.h"
+
+#pragma omp declare target
+static inline void q5_K_quantize_block(const float *x, omq_block_q5_K *y, const float *qw,
+                                       float sigma2_unused) {
+    (void)sigma2_unused;
+    uint8_t L[OMQ_QK_K];
+    omq_kquant_scales_mins(x, qw, 31, -0.5f, 15, L, &y->d, &y->dmin, y->scales);
+    omq_kquant_requantize(x, y->d, y->dmin, y->scales, 31, L);
+    uint8_t *qh = y->qh, *ql = y->qs;
+    __builtin_memset(qh, 0, sizeof y->qh);
+    uint8_t m1 = 1, m2 = 2;
+    for (int n = 0; n < OMQ_QK_K; n += 64) {
+        for (int j = 0; j < 32; ++j) {
+            int l1 = L[n + j], l2 = L[n + j + 32];
+            if (l1 > 15) {
+                l1 -= 16;
+                qh[j] |= m1;
+            }
+            if (l2 > 15) {
+                l2 -= 16;
+                qh[j] |= m2;
+            }
+            ql[j] = (uint8_t)(l1 | (l2 << 4));
+        }
+        m1 <<= 2;
+        m2 <<= 2;
+        ql += 32;
+    }
+}
+
+static inline void q5_K_dequantize_block(const omq_block_q5_K *x, float *y) {
+    const float d = omq_fp16_to_fp32(x->d);
+    const float min = omq_fp16_to_fp32(x->dmin);
+    const uint8_t *ql = x->qs, *qh = x->qh;
+    uint8_t u1 = 1, u2 = 2;
+    for (int is = 0; is < 8; is += 2) {
+        uint8_t sc, m;
+        omq_get_scale_min_k4(is + 0, x->scales, &sc, &m);
+        const float d1 = d * sc, m1 = min * m;
+        omq_get_scale_min_k4(is + 1, x->scales, &sc, &m);
+        const float d2 = d * sc, m2 = min * m;
+        for (int l = 0; l < 32; ++l) *y++ = d1 * ((ql[l] & 0xF) + (qh[l] & u1 ? 16 : 0)) - m1;
+        for (int l = 0; l < 32; ++l) *y++ = d2 * ((ql[l] >> 4) + (qh[l] & u2 ? 16 : 0)) - m2;
+        ql += 32;
+        u1 <<= 2;
+        u2 <<= 2;
+    }
+}
+#pragma omp end declare target
+
+OMQ_DEFINE_CODEC(q5_K, omq_block_q5_K, OMQ_QK_K)

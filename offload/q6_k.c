@@ -1,0 +1,76 @@
+/* Q6_K: 256 values in 16 groups of 16 with int8 scales of one fp16 d; 6-bit quants (low
+ * nibbles in ql, high 2 bits in qh) meaning d*sc*(q - 32). */
+#include "codec.h"
+#include "search.h"
+
+#pragma omp declare target
+static inline void q6_K_quantize_block(const float *x, omq_block_q6_K *y, const float *qw,
+                                       float sigma2_unused) {
+    (void)sigma2_unused;
+    int8_t L[OMQ_QK_K];
+    float scales[16];
+    float max_scale = 0, max_abs_scale = 0;
+    for (int ib = 0; ib < 16; ++ib) {
+        const float scale = omq_make_qx_quants(16, 32, x + 16 * ib, L + 16 * ib, qw ? qw + 16 * ib : NULL);
+        scales[ib] = scale;
+        const float abs_scale = omq_fabsf(scale);
+        if (abs_scale > max_abs_scale) {
+            max_abs_scale = abs_scale;
+            max_scale = scale;
+        }
+    }
+    if (max_abs_scale < OMQ_GROUP_MAX_EPS) {
+        __builtin_memset(y, 0, sizeof *y);
+        return;
+    }
+    const float iscale = -128.f / max_scale;
+    y->d = omq_fp32_to_fp16(1 / iscale);
+    for (int ib = 0; ib < 16; ++ib) y->scales[ib] = (int8_t)omq_min_i(127, omq_nearest_int(iscale * scales[ib]));
+    for (int j = 0; j < 16; ++j) {
+        const float d = omq_fp16_to_fp32(y->d) * y->scales[j];
+        if (!d) continue;
+        for (int ii = 0; ii < 16; ++ii) {
+            const int l = omq_nearest_int(x[16 * j + ii] / d);
+            L[16 * j + ii] = (int8_t)(omq_clamp_i(l, -32, 31) + 32);
+        }
+    }
+    uint8_t *ql = y->ql, *qh = y->qh;
+    for (int j = 0; j < OMQ_QK_K; j += 128) {
+        for (int l = 0; l < 32; ++l) {
+            const uint8_t q1 = L[j + l + 0] & 0xF, q2 = L[j + l + 32] & 0xF;
+            const uint8_t q3 = L[j + l + 64] & 0xF, q4 = L[j + l + 96] & 0xF;
+            ql[l + 0] = (uint8_t)(q1 | (q3 << 4));
+            ql[l + 32] = (uint8_t)(q2 | (q4 << 4));
+            qh[l] = (uint8_t)((L[j + l] >> 4) | ((L[j + l + 32] >> 4) << 2) |
+                              ((L[j + l + 64] >> 4) << 4) | ((L[j + l + 96] >> 4) << 6));
+        }
+        ql += 64;
+        qh += 32;
+    }
+}
+
+static inline void q6_K_dequantize_block(const omq_block_q6_K *x, float *y) {
+    const float d = omq_fp16_to_fp32(x->d);
+    const uint8_t *ql = x->ql, *qh = x->qh;
+    const int8_t *sc = x->scales;
+    for (int n = 0; n < OMQ_QK_K; n += 128) {
+        for (int l = 0; l < 32; ++l) {
+            const int is = l / 16;
+            const int q1 = (int8_t)((ql[l + 0] & 0xF) | (((qh[l] >> 0) & 3) << 4)) - 32;
+            const int q2 = (int8_t)((ql[l + 32] & 0xF) | (((qh[l] >> 2) & 3) << 4)) - 32;
+            const int q3 = (int8_t)((ql[l + 0] >> 4) | (((qh[l] >> 4) & 3) << 4)) - 32;
+            const int q4 = (int8_t)((ql[l + 32] >> 4) | (((qh[l] >> 6) & 3) << 4)) - 32;
+            y[l + 0] = d * sc[is + 0] * q1;
+            y[l + 32] = d * sc[is + 2] * q2;
+            y[l + 64] = d * sc[is + 4] * q3;
+            y[l + 96] = d * sc[is + 6] * q4;
+        }
+        y += 128;
+        ql += 64;
+        qh += 32;
+        sc += 8;
+    }
+}
+#pragma omp end declare target
+
+OMQ_DEFINE_CODEC(q6_K, omq_block_q6_K, OMQ_QK_K)

@@ -1,0 +1,26 @@
+/* Q8_0: 32 values, fp16 scale d = amax / 127, int8 quants meaning q * d. */
+#include "codec.h"
+
+#pragma omp declare target
+static inline void q8_0_quantize_block(const float *x, omq_block_q8_0 *y, const float *qw,
+                                       float sigma2) {
+    (void)qw; /* ggml's q8_0 ignores importance weights */
+    (void)sigma2;
+    float amax = 0.0f;
+    for (int j = 0; j < OMQ_QK; ++j) {
+        const float a = omq_fabsf(x[j]);
+        amax = amax > a ? amax : a;
+    }
+    const float d = amax / 127;
+    const float id = d ? 1.0f / d : 0.0f;
+    y->d = omq_fp32_to_fp16(d);
+    for (int j = 0; j < OMQ_QK; ++j) y->qs[j] = (int8_t)omq_roundf(x[j] * id);
+}
+
+static inline void q8_0_dequantize_block(const omq_block_q8_0 *x, float *y) {
+    const float d = omq_fp16_to_fp32(x->d);
+    for (int j = 0; j < OMQ_QK; ++j) y[j] = x->qs[j] * d;
+}
+#pragma omp end declare target
+
+OMQ_DEFINE_CODEC(q8_0, omq_block_q8_0, OMQ_QK)

@@ -1,0 +1,42 @@
+/* Q8_K: 256 values, float32 scale, int8 quants, and the sums of each 16 quants. */
+#include "codec.h"
+
+#pragma omp declare target
+static inline void q8_K_quantize_block(const float *x, omq_block_q8_K *y, const float *qw,
+                                       float sigma2) {
+    (void)qw;
+    (void)sigma2;
+    float max = 0, amax = 0;
+    for (int j = 0; j < OMQ_QK_K; ++j) {
+        const float ax = omq_fabsf(x[j]);
+        if (ax > amax) {
+            amax = ax;
+            max = x[j];
+        }
+    }
+    if (!amax) {
+        /* ggml leaves bsums unwritten here; zeros are what its zero-filled output holds */
+        __builtin_memset(y, 0, sizeof *y);
+        return;
+    }
+    const float iscale = -127.f / max;
+    /* sums from the values in registers, not re-read from y->qs: LLVM 19's NVPTX backend
+     * turns that re-read into a 16-byte vector load of a 4-byte aligned address */
+    for (int j = 0; j < OMQ_QK_K / 16; ++j) {
+        int sum = 0;
+        for (int i = 0; i < 16; ++i) {
+            const int v = omq_min_i(127, omq_nearest_int(iscale * x[16 * j + i]));
+            y->qs[16 * j + i] = (int8_t)v;
+            sum += (int8_t)v;
+        }
+        y->bsums[j] = (int16_t)sum;
+    }
+    y->d = 1 / iscale;
+}
+
+static inline void q8_K_dequantize_block(const omq_block_q8_K *x, float *y) {
+    for (int j = 0; j < OMQ_QK_K; ++j) y[j] = x->d * x->qs[j];
+}
+#pragma omp end declare target
+
+OMQ_DEFINE_CODEC(q8_K, omq_block_q8_K, OMQ_QK_K)

@@ -1,0 +1,193 @@
+/* Byte-exactness with ggml on its reference vectors: quantization reproduces T.bin and
+ * T.imat.bin bit for bit, dequantization reproduces ggml's output (by SHA-256), on every
+ * device; and sub-matrices (other shapes) reproduce the matching blocks of the same files. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include "omq.h"
+#include "support.h"
+
+enum { NROWS = 16, NCOLS = 4096 };
+
+typedef struct {
+    const char *file; /* golden file stem */
+    omq_type type;
+    int imatrix;      /* compare the imatrix variant too */
+    int row_stat;     /* imatrix result depends on the whole row (legacy types) */
+} golden_case;
+
+static const golden_case cases[] = {
+    {"q4_0", OMQ_TYPE_Q4_0, 1, 1}, {"q4_1", OMQ_TYPE_Q4_1, 1, 1}, {"q5_0", OMQ_TYPE_Q5_0, 1, 1},
+    {"q5_1", OMQ_TYPE_Q5_1, 1, 1}, {"q8_0", OMQ_TYPE_Q8_0, 1, 0}, {"q8_1", OMQ_TYPE_Q8_1, 0, 0},
+    {"q2_k", OMQ_TYPE_Q2_K, 1, 0}, {"q3_k", OMQ_TYPE_Q3_K, 1, 0}, {"q4_k", OMQ_TYPE_Q4_K, 1, 0},
+    {"q5_k", OMQ_TYPE_Q5_K, 1, 0}, {"q6_k", OMQ_TYPE_Q6_K, 1, 0}, {"q8_k", OMQ_TYPE_Q8_K, 0, 0},
+};
+
+static float *g_input, *g_imatrix;
+
+static int load_inputs(void **state) {
+    (void)state;
+    size_t n1 = 0, n2 = 0;
+    g_input = ts_read_file(ts_golden_path("input.f32"), &n1);
+    g_imatrix = ts_read_file(ts_golden_path("imatrix.f32"), &n2);
+    return !(g_input && g_imatrix && n1 == sizeof(float) * NROWS * NCOLS && n2 == sizeof(float) * NCOLS);
+}
+
+static int free_inputs(void **state) {
+    (void)state;
+    free(g_input);
+    free(g_imatrix);
+    return 0;
+}
+
+static void *read_golden(const char *name, size_t expect) {
+    size_t n = 0;
+    void *p = ts_read_file(ts_golden_path(name), &n);
+    if (!p) fail_msg("cannot read golden file %s", name);
+    if (n != expect) fail_msg("%s has %zu bytes, expected %zu", name, n, expect);
+    return p;
+}
+
+static const char *expected_deq_sha(const char *deq_name) {
+    static char line[256], want[65];
+    FILE *f = fopen(ts_golden_path("SHA256SUMS.deq"), "r");
+    assert_non_null(f);
+    want[0] = 0;
+    while (fgets(line, sizeof line, f)) {
+        char hex[65], name[128];
+        if (sscanf(line, "%64s %127s", hex, name) == 2 && !strcmp(name, deq_name)) strcpy(want, hex);
+    }
+    fclose(f);
+    if (!want[0]) fail_msg("no digest for %s", deq_name);
+    return want;
+}
+
+static void compare_blocks(const uint8_t *got, const uint8_t *want, size_t bytes, size_t block_bytes,
+                           int64_t blocks_per_row, const char *what, int device) {
+    if (!memcmp(got, want, bytes)) return;
+    for (size_t i = 0; i < bytes; ++i) {
+        if (got[i] != want[i]) {
+            size_t b = i / block_bytes;
+            fail_msg("%s on %s: first difference at byte %zu (row %lld, block %lld, byte %zu of the "
+                     "block): got 0x%02x, ggml 0x%02x",
+                     what, ts_device_label(device), i, (long long)(b / blocks_per_row),
+                     (long long)(b % blocks_per_row), i % block_bytes, got[i], want[i]);
+        }
+    }
+}
+
+/* quantize rows x cols at (r0, c0) of the golden input, compare with the golden blocks */
+static void check_slice(omq_context *ctx, int device, const golden_case *c, const uint8_t *golden,
+                        int use_imat, int64_t r0, int64_t rows, int64_t c0, int64_t cols) {
+    const omq_type t = c->type;
+    const int64_t bs = omq_type_block_size(t);
+    const size_t bb = omq_type_block_bytes(t);
+    size_t bytes = 0, full_row = 0;
+    assert_int_equal(omq_matrix_size(t, rows, cols, &bytes), OMQ_OK);
+    assert_int_equal(omq_row_size(t, NCOLS, &full_row), OMQ_OK);
+
+    float *x = malloc(sizeof(float) * rows * cols);
+    uint8_t *want = malloc(bytes), *got = malloc(bytes);
+    for (int64_t r = 0; r < rows; ++r) {
+        memcpy(x + r * cols, g_input + (r0 + r) * NCOLS + c0, sizeof(float) * cols);
+        memcpy(want + r * (bytes / rows), golden + (r0 + r) * full_row + (c0 / bs) * bb, bytes / rows);
+    }
+    float *dx = ts_upload(ctx, x, sizeof(float) * rows * cols);
+    float *dw = use_imat ? ts_upload(ctx, g_imatrix + c0, sizeof(float) * cols) : NULL;
+    void *dy = ts_alloc(ctx, bytes, 0xA5); /* poisoned: unwritten bytes show */
+    assert_int_equal(omq_quantize(ctx, t, dx, dy, rows, cols, dw), OMQ_OK);
+    assert_int_equal(omq_synchronize(ctx), OMQ_OK);
+    ts_download(ctx, got, dy, bytes);
+    char what[128];
+    snprintf(what, sizeof what, "%s%s rows %lld+%lld cols %lld+%lld", c->file, use_imat ? " imatrix" : "",
+             (long long)r0, (long long)rows, (long long)c0, (long long)cols);
+    compare_blocks(got, want, bytes, bb, cols / bs, what, device);
+    ts_free(ctx, dx);
+    ts_free(ctx, dw);
+    ts_free(ctx, dy);
+    free(x);
+    free(want);
+    free(got);
+}
+
+static void check_dequantize(omq_context *ctx, int device, const golden_case *c, const uint8_t *golden,
+                             size_t bytes, int use_imat) {
+    const size_t nval = (size_t)NROWS * NCOLS;
+    void *dq = ts_upload(ctx, golden, bytes);
+    float *dy = ts_alloc(ctx, sizeof(float) * nval, 0xA5);
+    uint16_t *dh = ts_alloc(ctx, sizeof(uint16_t) * nval, 0xA5);
+    assert_int_equal(omq_dequantize(ctx, c->type, dq, OMQ_TYPE_F32, dy, NROWS, NCOLS), OMQ_OK);
+    assert_int_equal(omq_dequantize(ctx, c->type, dq, OMQ_TYPE_F16, dh, NROWS, NCOLS), OMQ_OK);
+    assert_int_equal(omq_synchronize(ctx), OMQ_OK);
+    float *y = malloc(sizeof(float) * nval);
+    uint16_t *h = malloc(sizeof(uint16_t) * nval);
+    ts_download(ctx, y, dy, sizeof(float) * nval);
+    ts_download(ctx, h, dh, sizeof(uint16_t) * nval);
+
+    char name[64], hex[65];
+    snprintf(name, sizeof name, "%s%s.deq.f32", c->file, use_imat ? ".imat" : "");
+    ts_sha256_hex(y, sizeof(float) * nval, hex);
+    if (strcmp(hex, expected_deq_sha(name)))
+        fail_msg("dequantize %s on %s: output differs from ggml's %s (sha256 %s)", c->file,
+                 ts_device_label(device), name, hex);
+    /* f16 output is the f32 result rounded to nearest even (the compiler's conversion) */
+    for (size_t i = 0; i < nval; ++i) {
+        _Float16 e = (_Float16)y[i];
+        uint16_t eb;
+        memcpy(&eb, &e, 2);
+        if (eb != h[i])
+            fail_msg("dequantize %s to f16 on %s: value %zu is 0x%04x, expected 0x%04x", c->file,
+                     ts_device_label(device), i, h[i], eb);
+    }
+    ts_free(ctx, dq);
+    ts_free(ctx, dy);
+    ts_free(ctx, dh);
+    free(y);
+    free(h);
+}
+
+static void golden_type(void **state) {
+    const golden_case *c = *state;
+    size_t bytes = 0;
+    assert_int_equal(omq_matrix_size(c->type, NROWS, NCOLS, &bytes), OMQ_OK);
+    const int64_t bs = omq_type_block_size(c->type);
+    for (int imat = 0; imat <= c->imatrix; ++imat) {
+        char name[64];
+        /* ggml's q8_0 ignores the imatrix: its .bin serves both */
+        snprintf(name, sizeof name, "%s%s.bin", c->file, imat && c->type != OMQ_TYPE_Q8_0 ? ".imat" : "");
+        uint8_t *golden = read_golden(name, bytes);
+        for (int i = 0; i < ts_device_count(); ++i) {
+            const int device = ts_device(i);
+            omq_context *ctx = NULL;
+            assert_int_equal(omq_context_create(&ctx, device), OMQ_OK);
+            /* the whole matrix, then other shapes: row ranges, column ranges, single blocks */
+            check_slice(ctx, device, c, golden, imat, 0, NROWS, 0, NCOLS);
+            check_slice(ctx, device, c, golden, imat, 5, 7, 0, NCOLS);
+            check_slice(ctx, device, c, golden, imat, 15, 1, 0, NCOLS);
+            if (!(imat && c->row_stat)) {
+                check_slice(ctx, device, c, golden, imat, 3, 9, bs * 3, bs * 5);
+                check_slice(ctx, device, c, golden, imat, 0, NROWS, NCOLS - bs, bs);
+                check_slice(ctx, device, c, golden, imat, 6, 1, bs, bs);
+            }
+            check_dequantize(ctx, device, c, golden, bytes, imat && c->type != OMQ_TYPE_Q8_0);
+            omq_context_free(ctx);
+        }
+        free(golden);
+    }
+}
+
+int main(void) {
+    struct CMUnitTest tests[sizeof cases / sizeof cases[0]];
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; ++i) {
+        tests[i] = (struct CMUnitTest)cmocka_unit_test_prestate(golden_type, (void *)&cases[i]);
+        tests[i].name = cases[i].file;
+    }
+    return cmocka_run_group_tests(tests, load_inputs, free_inputs);
+}
