@@ -163,6 +163,58 @@ OMQ_API omq_status omq_quantize(omq_context *ctx, omq_type type, const float *sr
 OMQ_API omq_status omq_dequantize(omq_context *ctx, omq_type type, const void *src,
                                   omq_type out_type, void *dst, int64_t rows, int64_t cols);
 
+/* ------------------------------------------------------------------ matrix products */
+/* How omq_matmul computes (docs/kernels.md describes each). Values are stable. */
+typedef enum omq_algo {
+    OMQ_ALGO_AUTO = 0, /* what omq_matmul_choose() picks for the type, shape and device */
+    OMQ_ALGO_DMMV = 1, /* W dequantized on the fly times float X; for small n */
+    OMQ_ALGO_MMVQ = 2, /* X quantized to Q8_1, integer dot products per block; for small n */
+    OMQ_ALGO_MMQ = 3,  /* X quantized to Q8_1, tiled matrix-matrix product; for larger n */
+    OMQ_ALGO_GEMM = 4  /* W tiles dequantized to float32, tiled float GEMM; for large n */
+} omq_algo;
+
+/* Y = X W^T, the product of ggml's mul_mat:
+ *     Y[j * rows + i] = sum_k W[i][k] * X[j * K + k]     (i < rows, j < n, k < K)
+ * W: rows x K values of wtype, rows of blocks as omq_quantize writes them (K a multiple of
+ * the block size). X: n x K values of xtype, OMQ_TYPE_F32 or OMQ_TYPE_F16, row-major (n
+ * activation vectors). Y: n x rows float32, row-major. All three live where the context
+ * computes; the call is asynchronous (omq_synchronize before reading Y) and every n >= 1
+ * works with every algorithm.
+ *  - dmmv and gemm: any wtype, F32 and F16 included; they compute with the float32 values
+ *    omq_dequantize gives (F16 X is widened exactly), accumulating in float32.
+ *  - mmvq and mmq: quantized wtypes only (F32/F16 weights: OMQ_ERR_UNSUPPORTED). X is first
+ *    quantized to Q8_1 in the context's workspace, byte-identical to omq_quantize (ggml's
+ *    quantize_row_q8_1); a block of X holding NaN or Inf then becomes zeros and the next
+ *    omq_synchronize returns OMQ_ERR_NONFINITE, as omq_quantize does. dmmv and gemm pass
+ *    NaN and Inf through IEEE arithmetic into Y.
+ * Errors: OMQ_ERR_NULL, OMQ_ERR_MISALIGNED (W aligned as its blocks, X and Y as their
+ * elements), OMQ_ERR_UNKNOWN_TYPE, OMQ_ERR_UNSUPPORTED (xtype not F32/F16, or mmvq/mmq with
+ * F32/F16 weights), OMQ_ERR_INVALID_ARG (negative size, unknown algo), OMQ_ERR_EMPTY (a size
+ * is 0), OMQ_ERR_SHAPE (K not a multiple of wtype's block size), OMQ_ERR_OVERFLOW, and
+ * OMQ_ERR_ALLOC if the workspace cannot grow. On error nothing is queued and Y is untouched. */
+OMQ_API omq_status omq_matmul(omq_context *ctx, omq_type wtype, const void *W, int64_t rows,
+                              int64_t K, omq_type xtype, const void *X, int64_t n, float *Y,
+                              omq_algo algo);
+
+/* The algorithm OMQ_ALGO_AUTO runs for these arguments on this context (checked as
+ * omq_matmul checks them; pointers are not involved). */
+OMQ_API omq_status omq_matmul_choose(omq_context *ctx, omq_type wtype, int64_t rows, int64_t K,
+                                     int64_t n, omq_algo *algo);
+
+/* Bytes of context workspace omq_matmul needs for these arguments (0 for dmmv and gemm
+ * with F32 X; n * K * 4 for them with F16 X, the X widened to float32; n * K / 32 * 36, the
+ * Q8_1 blocks of X, for mmvq and mmq). The workspace belongs to the context: it grows on
+ * demand (waiting for queued work first), is reused by later calls, and is freed with the
+ * context. Same checks as omq_matmul (algo may be AUTO). */
+OMQ_API omq_status omq_matmul_workspace_size(omq_context *ctx, omq_type wtype, int64_t rows,
+                                             int64_t K, omq_type xtype, int64_t n,
+                                             omq_algo algo, size_t *bytes);
+
+/* "auto", "dmmv", "mmvq", "mmq", "gemm"; NULL for a value that is not an omq_algo. */
+OMQ_API const char *omq_algo_name(omq_algo algo);
+/* Name -> algorithm, case-insensitive; OMQ_ERR_INVALID_ARG for an unknown name. */
+OMQ_API omq_status omq_algo_from_name(const char *name, omq_algo *algo);
+
 #ifdef __cplusplus
 }
 #endif

@@ -52,6 +52,44 @@ OMQ_DECLARE_CODEC(q5_K)
 OMQ_DECLARE_CODEC(q6_K)
 OMQ_DECLARE_CODEC(q8_K)
 
+/* Y (n x rows, row-major) = X W^T: Y[j * rows + i] = sum_k W[i][k] X[j][k]. W: rows x k values
+ * of the type, as rows of blocks; X: n x k float32 (dmmv, gemm) or n rows of k / 32 Q8_1
+ * blocks (mmvq, mmq). The framework has checked every size and pointer. */
+typedef void (*omq_matmul_fn)(const omq_exec *ex, const void *w, int64_t rows, int64_t k,
+                              const void *x, int64_t n, float *y);
+
+#define OMQ_DECLARE_MATMUL_FLOAT(T)                                                          \
+    void omq_dmmv_##T(const omq_exec *ex, const void *w, int64_t rows, int64_t k,          \
+                      const void *x, int64_t n, float *y);                                   \
+    void omq_gemm_##T(const omq_exec *ex, const void *w, int64_t rows, int64_t k,          \
+                      const void *x, int64_t n, float *y);
+#define OMQ_DECLARE_MATMUL(T)                                                                \
+    OMQ_DECLARE_MATMUL_FLOAT(T)                                                              \
+    void omq_mmvq_##T(const omq_exec *ex, const void *w, int64_t rows, int64_t k,          \
+                      const void *x, int64_t n, float *y);                                   \
+    void omq_mmq_##T(const omq_exec *ex, const void *w, int64_t rows, int64_t k,           \
+                     const void *x, int64_t n, float *y);
+
+OMQ_DECLARE_MATMUL_FLOAT(f32)
+OMQ_DECLARE_MATMUL_FLOAT(f16)
+OMQ_DECLARE_MATMUL(q4_0)
+OMQ_DECLARE_MATMUL(q4_1)
+OMQ_DECLARE_MATMUL(q5_0)
+OMQ_DECLARE_MATMUL(q5_1)
+OMQ_DECLARE_MATMUL(q8_0)
+OMQ_DECLARE_MATMUL(q8_1)
+OMQ_DECLARE_MATMUL(q2_K)
+OMQ_DECLARE_MATMUL(q3_K)
+OMQ_DECLARE_MATMUL(q4_K)
+OMQ_DECLARE_MATMUL(q5_K)
+OMQ_DECLARE_MATMUL(q6_K)
+OMQ_DECLARE_MATMUL(q8_K)
+
+/* rows x cols IEEE binary16 -> Q8_1 blocks, exactly as omq_quantize_q8_1 of the same values
+ * widened to float32 (the matrix products' activations). */
+void omq_quantize_q8_1_f16(const omq_exec *ex, const uint16_t *src, void *dst, int64_t rows,
+                           int64_t cols);
+
 /* 1 if target regions of this build can run on OpenMP device `device` (a probe region). */
 int omq_probe_device(int device);
 

@@ -1,6 +1,7 @@
 /* Q2_K: 256 values in 16 groups of 16; per group a 4-bit scale and a 4-bit min (of the
  * fp16 super-scales d and dmin); 2-bit quants meaning d*sc*q - dmin*m. */
 #include "codec.h"
+#include "matmul.h"
 #include "kquant.h"
 #include "search.h"
 
@@ -85,6 +86,21 @@ static inline void q2_K_dequantize_block(const omq_block_q2_K *x, float *y) {
         q += 32;
     }
 }
+/* value d * sc * q - dmin * m per group of 16: two integer dots and two sums of q8 per Q8_1
+ * block, d8 applied per block, d and dmin once */
+static inline void q2_K_vec_dot_q8_1(const omq_block_q2_K *w, const omq_block_q8_1 *x, int64_t xs,
+                                     int nc, float *acc) {
+    int8_t q[OMQ_QK_K];
+    int sc[16], mn[16];
+    for (int v = 0; v < OMQ_QK_K; ++v) /* half v/128, bit pair (v%128)/32, byte v%32 */
+        q[v] = (int8_t)((w->qs[32 * (v / 128) + v % 32] >> (2 * ((v % 128) / 32))) & 3);
+    for (int g = 0; g < 16; ++g) {
+        sc[g] = w->scales[g] & 0xF;
+        mn[g] = w->scales[g] >> 4;
+    }
+    omq_vdot_k16_min(q, sc, mn, omq_fp16_to_fp32(w->d), omq_fp16_to_fp32(w->dmin), x, xs, nc, acc);
+}
 #pragma omp end declare target
 
 OMQ_DEFINE_CODEC(q2_K, omq_block_q2_K, OMQ_QK_K)
+OMQ_DEFINE_MATMUL(q2_K, omq_block_q2_K, OMQ_QK_K)

@@ -1,6 +1,7 @@
 /* Q3_K: 256 values in 16 groups of 16 with 6-bit signed scales (offset 32) of one fp16 d;
  * 3-bit quants: low 2 bits in qs, the high bit in hmask, meaning d*sc*(q - 4). */
 #include "codec.h"
+#include "matmul.h"
 #include "kquant.h"
 #include "search.h"
 
@@ -107,6 +108,20 @@ static inline void q3_K_dequantize_block(const omq_block_q3_K *x, float *y) {
         q += 32;
     }
 }
+/* value d * sc * (low2 - 4 * !high) per group of 16, with signed 6-bit scales */
+static inline void q3_K_vec_dot_q8_1(const omq_block_q3_K *w, const omq_block_q8_1 *x, int64_t xs,
+                                     int nc, float *acc) {
+    int8_t q[OMQ_QK_K];
+    int sc[16];
+    for (int v = 0; v < OMQ_QK_K; ++v) {
+        const int low = (w->qs[32 * (v / 128) + v % 32] >> (2 * ((v % 128) / 32))) & 3;
+        const int high = (w->hmask[v % 32] >> (v / 32)) & 1;
+        q[v] = (int8_t)(low - 4 + 4 * high);
+    }
+    for (int g = 0; g < 16; ++g) sc[g] = q3_K_get_scale(w->scales, g);
+    omq_vdot_k16(q, sc, omq_fp16_to_fp32(w->d), x, xs, nc, acc);
+}
 #pragma omp end declare target
 
 OMQ_DEFINE_CODEC(q3_K, omq_block_q3_K, OMQ_QK_K)
+OMQ_DEFINE_MATMUL(q3_K, omq_block_q3_K, OMQ_QK_K)

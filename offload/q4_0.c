@@ -1,5 +1,6 @@
 /* Q4_0: 32 values, one fp16 scale, 4-bit quants q in 0..15 meaning (q - 8) * d. */
 #include "codec.h"
+#include "matmul.h"
 #include "search.h"
 
 #pragma omp declare target
@@ -39,6 +40,17 @@ static inline void q4_0_dequantize_block(const omq_block_q4_0 *x, float *y) {
         y[j + 16] = ((x->qs[j] >> 4) - 8) * d;
     }
 }
+/* value (q - 8) * d: the offset goes into the int8 quants, so one integer dot per group */
+static inline void q4_0_vec_dot_q8_1(const omq_block_q4_0 *w, const omq_block_q8_1 *x, int64_t xs,
+                                     int nc, float *acc) {
+    int8_t q[OMQ_QK];
+    for (int j = 0; j < 16; ++j) {
+        q[j] = (int8_t)((w->qs[j] & 0x0F) - 8);
+        q[j + 16] = (int8_t)((w->qs[j] >> 4) - 8);
+    }
+    omq_vdot_sym32(q, omq_fp16_to_fp32(w->d), x, xs, nc, acc);
+}
 #pragma omp end declare target
 
 OMQ_DEFINE_CODEC_ROW_SIGMA2(q4_0, omq_block_q4_0, OMQ_QK)
+OMQ_DEFINE_MATMUL(q4_0, omq_block_q4_0, OMQ_QK)

@@ -1,5 +1,6 @@
 /* Q4_1: 32 values, fp16 scale d and minimum m, 4-bit quants meaning q * d + m. */
 #include "codec.h"
+#include "matmul.h"
 #include "search.h"
 
 #pragma omp declare target
@@ -40,6 +41,17 @@ static inline void q4_1_dequantize_block(const omq_block_q4_1 *x, float *y) {
         y[j + 16] = (x->qs[j] >> 4) * d + m;
     }
 }
+/* value q * d + m: d8 * (d * sum(q q8) + m * sum(q8)) */
+static inline void q4_1_vec_dot_q8_1(const omq_block_q4_1 *w, const omq_block_q8_1 *x, int64_t xs,
+                                     int nc, float *acc) {
+    int8_t q[OMQ_QK];
+    for (int j = 0; j < 16; ++j) {
+        q[j] = (int8_t)(w->qs[j] & 0x0F);
+        q[j + 16] = (int8_t)(w->qs[j] >> 4);
+    }
+    omq_vdot_min32(q, omq_fp16_to_fp32(w->d), omq_fp16_to_fp32(w->m), x, xs, nc, acc);
+}
 #pragma omp end declare target
 
 OMQ_DEFINE_CODEC_ROW_SIGMA2(q4_1, omq_block_q4_1, OMQ_QK)
+OMQ_DEFINE_MATMUL(q4_1, omq_block_q4_1, OMQ_QK)

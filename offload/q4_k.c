@@ -1,6 +1,7 @@
 /* Q4_K: 256 values in 8 groups of 32; per group a 6-bit scale and a 6-bit min of the fp16
  * super-scales d and dmin; 4-bit quants meaning d*sc*q - dmin*m. */
 #include "codec.h"
+#include "matmul.h"
 #include "kquant.h"
 
 #pragma omp declare target
@@ -32,6 +33,25 @@ static inline void q4_K_dequantize_block(const omq_block_q4_K *x, float *y) {
         q += 32;
     }
 }
+/* value d * sc * q - dmin * m per group of 32 (one Q8_1 block each) */
+static inline void q4_K_vec_dot_q8_1(const omq_block_q4_K *w, const omq_block_q8_1 *x, int64_t xs,
+                                     int nc, float *acc) {
+    int8_t q[OMQ_QK_K];
+    int sc[8], mn[8];
+    for (int p = 0; p < 4; ++p)
+        for (int l = 0; l < 32; ++l) {
+            q[64 * p + l] = (int8_t)(w->qs[32 * p + l] & 0xF);
+            q[64 * p + 32 + l] = (int8_t)(w->qs[32 * p + l] >> 4);
+        }
+    for (int g = 0; g < 8; ++g) {
+        uint8_t s, m;
+        omq_get_scale_min_k4(g, w->scales, &s, &m);
+        sc[g] = s;
+        mn[g] = m;
+    }
+    omq_vdot_k32_min(q, sc, mn, omq_fp16_to_fp32(w->d), omq_fp16_to_fp32(w->dmin), x, xs, nc, acc);
+}
 #pragma omp end declare target
 
 OMQ_DEFINE_CODEC(q4_K, omq_block_q4_K, OMQ_QK_K)
+OMQ_DEFINE_MATMUL(q4_K, omq_block_q4_K, OMQ_QK_K)

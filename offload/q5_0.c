@@ -1,6 +1,7 @@
 /* Q5_0: 32 values, fp16 scale, 5-bit quants (low nibbles in qs, fifth bits in qh)
  * meaning (q - 16) * d. */
 #include "codec.h"
+#include "matmul.h"
 #include "search.h"
 
 #pragma omp declare target
@@ -51,6 +52,19 @@ static inline void q5_0_dequantize_block(const omq_block_q5_0 *x, float *y) {
         y[j + 16] = (((x->qs[j] >> 4) | h1) - 16) * d;
     }
 }
+/* value (q - 16) * d, q with its fifth bit from qh; offset applied in the int8 quants */
+static inline void q5_0_vec_dot_q8_1(const omq_block_q5_0 *w, const omq_block_q8_1 *x, int64_t xs,
+                                     int nc, float *acc) {
+    uint32_t qh;
+    __builtin_memcpy(&qh, w->qh, sizeof qh);
+    int8_t q[OMQ_QK];
+    for (int j = 0; j < 16; ++j) {
+        q[j] = (int8_t)(((w->qs[j] & 0x0F) | (((qh >> j) << 4) & 0x10)) - 16);
+        q[j + 16] = (int8_t)(((w->qs[j] >> 4) | ((qh >> (j + 12)) & 0x10)) - 16);
+    }
+    omq_vdot_sym32(q, omq_fp16_to_fp32(w->d), x, xs, nc, acc);
+}
 #pragma omp end declare target
 
 OMQ_DEFINE_CODEC_ROW_SIGMA2(q5_0, omq_block_q5_0, OMQ_QK)
+OMQ_DEFINE_MATMUL(q5_0, omq_block_q5_0, OMQ_QK)

@@ -1,5 +1,6 @@
 /* Q5_1: 32 values, fp16 scale d and minimum m, 5-bit quants meaning q * d + m. */
 #include "codec.h"
+#include "matmul.h"
 #include "search.h"
 
 #pragma omp declare target
@@ -48,6 +49,19 @@ static inline void q5_1_dequantize_block(const omq_block_q5_1 *x, float *y) {
         y[j + 16] = ((x->qs[j] >> 4) | h1) * d + m;
     }
 }
+/* value q * d + m with 5-bit q: as Q4_1 */
+static inline void q5_1_vec_dot_q8_1(const omq_block_q5_1 *w, const omq_block_q8_1 *x, int64_t xs,
+                                     int nc, float *acc) {
+    uint32_t qh;
+    __builtin_memcpy(&qh, w->qh, sizeof qh);
+    int8_t q[OMQ_QK];
+    for (int j = 0; j < 16; ++j) {
+        q[j] = (int8_t)((w->qs[j] & 0x0F) | (((qh >> j) << 4) & 0x10));
+        q[j + 16] = (int8_t)((w->qs[j] >> 4) | ((qh >> (j + 12)) & 0x10));
+    }
+    omq_vdot_min32(q, omq_fp16_to_fp32(w->d), omq_fp16_to_fp32(w->m), x, xs, nc, acc);
+}
 #pragma omp end declare target
 
 OMQ_DEFINE_CODEC_ROW_SIGMA2(q5_1, omq_block_q5_1, OMQ_QK)
+OMQ_DEFINE_MATMUL(q5_1, omq_block_q5_1, OMQ_QK)

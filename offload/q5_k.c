@@ -1,6 +1,7 @@
 /* Q5_K: Q4_K's scales and mins with 5-bit quants: low nibbles in qs, fifth bits in qh
  * (bit 2k and 2k+1 of qh[l] for the k-th pair of 32-value groups). */
 #include "codec.h"
+#include "matmul.h"
 #include "kquant.h"
 
 #pragma omp declare target
@@ -50,6 +51,25 @@ static inline void q5_K_dequantize_block(const omq_block_q5_K *x, float *y) {
         u2 <<= 2;
     }
 }
+/* as Q4_K with a fifth bit: group g's bit g of qh[l] */
+static inline void q5_K_vec_dot_q8_1(const omq_block_q5_K *w, const omq_block_q8_1 *x, int64_t xs,
+                                     int nc, float *acc) {
+    int8_t q[OMQ_QK_K];
+    int sc[8], mn[8];
+    for (int p = 0; p < 4; ++p)
+        for (int l = 0; l < 32; ++l) {
+            q[64 * p + l] = (int8_t)((w->qs[32 * p + l] & 0xF) | (((w->qh[l] >> (2 * p)) & 1) << 4));
+            q[64 * p + 32 + l] = (int8_t)((w->qs[32 * p + l] >> 4) | (((w->qh[l] >> (2 * p + 1)) & 1) << 4));
+        }
+    for (int g = 0; g < 8; ++g) {
+        uint8_t s, m;
+        omq_get_scale_min_k4(g, w->scales, &s, &m);
+        sc[g] = s;
+        mn[g] = m;
+    }
+    omq_vdot_k32_min(q, sc, mn, omq_fp16_to_fp32(w->d), omq_fp16_to_fp32(w->dmin), x, xs, nc, acc);
+}
 #pragma omp end declare target
 
 OMQ_DEFINE_CODEC(q5_K, omq_block_q5_K, OMQ_QK_K)
+OMQ_DEFINE_MATMUL(q5_K, omq_block_q5_K, OMQ_QK_K)

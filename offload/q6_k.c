@@ -1,6 +1,7 @@
 /* Q6_K: 256 values in 16 groups of 16 with int8 scales of one fp16 d; 6-bit quants (low
  * nibbles in ql, high 2 bits in qh) meaning d*sc*(q - 32). */
 #include "codec.h"
+#include "matmul.h"
 #include "search.h"
 
 #pragma omp declare target
@@ -71,6 +72,25 @@ static inline void q6_K_dequantize_block(const omq_block_q6_K *x, float *y) {
         sc += 8;
     }
 }
+/* value d * sc * (q - 32) per group of 16, int8 scales */
+static inline void q6_K_vec_dot_q8_1(const omq_block_q6_K *w, const omq_block_q8_1 *x, int64_t xs,
+                                     int nc, float *acc) {
+    int8_t q[OMQ_QK_K];
+    int sc[16];
+    for (int h = 0; h < 2; ++h) {
+        const uint8_t *ql = w->ql + 64 * h, *qh = w->qh + 32 * h;
+        int8_t *y = q + 128 * h;
+        for (int l = 0; l < 32; ++l) {
+            y[l] = (int8_t)(((ql[l] & 0xF) | (((qh[l] >> 0) & 3) << 4)) - 32);
+            y[l + 32] = (int8_t)(((ql[l + 32] & 0xF) | (((qh[l] >> 2) & 3) << 4)) - 32);
+            y[l + 64] = (int8_t)(((ql[l] >> 4) | (((qh[l] >> 4) & 3) << 4)) - 32);
+            y[l + 96] = (int8_t)(((ql[l + 32] >> 4) | (((qh[l] >> 6) & 3) << 4)) - 32);
+        }
+    }
+    for (int g = 0; g < 16; ++g) sc[g] = w->scales[g];
+    omq_vdot_k16(q, sc, omq_fp16_to_fp32(w->d), x, xs, nc, acc);
+}
 #pragma omp end declare target
 
 OMQ_DEFINE_CODEC(q6_K, omq_block_q6_K, OMQ_QK_K)
+OMQ_DEFINE_MATMUL(q6_K, omq_block_q6_K, OMQ_QK_K)

@@ -1,5 +1,6 @@
 /* Q8_0: 32 values, fp16 scale d = amax / 127, int8 quants meaning q * d. */
 #include "codec.h"
+#include "matmul.h"
 
 #pragma omp declare target
 static inline void q8_0_quantize_block(const float *x, omq_block_q8_0 *y, const float *qw,
@@ -21,6 +22,12 @@ static inline void q8_0_dequantize_block(const omq_block_q8_0 *x, float *y) {
     const float d = omq_fp16_to_fp32(x->d);
     for (int j = 0; j < OMQ_QK; ++j) y[j] = x->qs[j] * d;
 }
+/* value q * d: the quants are already int8 */
+static inline void q8_0_vec_dot_q8_1(const omq_block_q8_0 *w, const omq_block_q8_1 *x, int64_t xs,
+                                     int nc, float *acc) {
+    omq_vdot_sym32(w->qs, omq_fp16_to_fp32(w->d), x, xs, nc, acc);
+}
 #pragma omp end declare target
 
 OMQ_DEFINE_CODEC(q8_0, omq_block_q8_0, OMQ_QK)
+OMQ_DEFINE_MATMUL(q8_0, omq_block_q8_0, OMQ_QK)

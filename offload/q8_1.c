@@ -2,6 +2,7 @@
  * and K-quant weights use. Activations format: ggml has no Q8_1 dequantizer; omq's gives
  * q * d, as ggml's Q8_0 one does. */
 #include "codec.h"
+#include "matmul.h"
 
 #pragma omp declare target
 static inline void q8_1_quantize_block(const float *x, omq_block_q8_1 *y, const float *qw,
@@ -28,6 +29,25 @@ static inline void q8_1_dequantize_block(const omq_block_q8_1 *x, float *y) {
     const float d = omq_fp16_to_fp32(x->d);
     for (int j = 0; j < OMQ_QK; ++j) y[j] = x->qs[j] * d;
 }
+/* as weights: value q * d, as omq's dequantizer has it (s is not part of the value) */
+static inline void q8_1_vec_dot_q8_1(const omq_block_q8_1 *w, const omq_block_q8_1 *x, int64_t xs,
+                                     int nc, float *acc) {
+    omq_vdot_sym32(w->qs, omq_fp16_to_fp32(w->d), x, xs, nc, acc);
+}
 #pragma omp end declare target
 
 OMQ_DEFINE_CODEC(q8_1, omq_block_q8_1, OMQ_QK)
+OMQ_DEFINE_MATMUL(q8_1, omq_block_q8_1, OMQ_QK)
+
+/* Activations given as IEEE binary16: each block widened exactly to float32, then quantized as
+ * omq_quantize does (non-finite blocks become zeros and latch the fault word). */
+void omq_quantize_q8_1_f16(const omq_exec *ex, const uint16_t *src, void *dst, int64_t rows,
+                           int64_t cols) {
+    omq_block_q8_1 *y = (omq_block_q8_1 *)dst;
+    int *fault = ex->fault;
+    OMQ_PARALLEL_FOR(ex, rows * (cols / OMQ_QK), i, (src, y, fault), {
+        float v[OMQ_QK];
+        for (int j = 0; j < OMQ_QK; ++j) v[j] = omq_fp16_to_fp32(src[i * OMQ_QK + j]);
+        OMQ_QUANTIZE_ONE(q8_1, omq_block_q8_1, OMQ_QK, v, y + i, NULL, 0.0f, fault);
+    });
+}

@@ -1,5 +1,6 @@
 /* Q8_K: 256 values, float32 scale, int8 quants, and the sums of each 16 quants. */
 #include "codec.h"
+#include "matmul.h"
 
 #pragma omp declare target
 static inline void q8_K_quantize_block(const float *x, omq_block_q8_K *y, const float *qw,
@@ -37,6 +38,14 @@ static inline void q8_K_quantize_block(const float *x, omq_block_q8_K *y, const 
 static inline void q8_K_dequantize_block(const omq_block_q8_K *x, float *y) {
     for (int j = 0; j < OMQ_QK_K; ++j) y[j] = x->d * x->qs[j];
 }
+/* value d * q with a float32 d: Q3_K/Q6_K's arithmetic with unit scales */
+static inline void q8_K_vec_dot_q8_1(const omq_block_q8_K *w, const omq_block_q8_1 *x, int64_t xs,
+                                     int nc, float *acc) {
+    int ones[16];
+    for (int g = 0; g < 16; ++g) ones[g] = 1;
+    omq_vdot_k16(w->qs, ones, w->d, x, xs, nc, acc);
+}
 #pragma omp end declare target
 
 OMQ_DEFINE_CODEC(q8_K, omq_block_q8_K, OMQ_QK_K)
+OMQ_DEFINE_MATMUL(q8_K, omq_block_q8_K, OMQ_QK_K)

@@ -87,6 +87,7 @@ void omq_wait(omq_context *ctx) {
 void omq_context_free(omq_context *ctx) {
     if (!ctx) return;
     omq_wait(ctx);
+    omq_workspace_release(ctx);
     if (is_gpu(ctx)) omp_target_free(ctx->fault, ctx->exec.device);
     free(ctx);
 }

@@ -18,6 +18,9 @@ typedef struct omq_type_traits {
     int uses_imatrix;        /* the quantizer has an importance-weighted search */
     omq_quantize_fn quantize;
     omq_dequantize_fn dequantize;
+    /* Y = X W^T with W of this type, per algorithm; NULL where not provided (mmvq and mmq
+     * need a quantized W) */
+    omq_matmul_fn dmmv, mmvq, mmq, gemm;
 } omq_type_traits;
 
 /* The row for `type`, or NULL if it is not a valid omq_type. */
@@ -32,6 +35,8 @@ struct omq_context {
     int fault_pending; /* a kernel that can latch a fault was queued since the last check */
     char description[96];
     char last_error[256];
+    void *workspace; /* scratch of the matrix products in the context's memory (omq_workspace) */
+    size_t workspace_bytes;
 };
 
 /* Records a detailed message for omq_context_last_error and returns `status`. */
@@ -54,5 +59,11 @@ omq_status omq_check_matrix(omq_context *ctx, const omq_type_traits *t, int64_t 
 
 /* Checks that p is non-NULL and aligned to `align`; `what` names it in the message. */
 omq_status omq_check_ptr(omq_context *ctx, const void *p, size_t align, const char *what);
+
+/* Sets *ws to the context's workspace of at least `bytes`, growing it if needed (after the
+ * queued work that may still use the old one has finished). */
+omq_status omq_workspace(omq_context *ctx, size_t bytes, void **ws);
+/* Frees the workspace (called by omq_context_free). */
+void omq_workspace_release(omq_context *ctx);
 
 #endif /* OMQ_INTERNAL_H */

@@ -5,25 +5,28 @@
 #include "../offload/blocks.h"
 #include "omq_internal.h"
 
-#define ROW(T, NAME, BS, BLOCK, ALIGN, IMAT, FN)                                              \
+#define ROW(T, NAME, BS, BLOCK, ALIGN, IMAT, FN, MATMUL)                                      \
     [OMQ_TYPE_##T] = {OMQ_TYPE_##T, NAME, BS, sizeof(BLOCK), ALIGN, IMAT, omq_quantize_##FN,   \
-                      omq_dequantize_##FN}
+                      omq_dequantize_##FN, MATMUL(FN)}
+/* the matrix products of a quantized type, and of F32/F16 (no Q8_1 kernels) */
+#define MM_Q(FN) omq_dmmv_##FN, omq_mmvq_##FN, omq_mmq_##FN, omq_gemm_##FN
+#define MM_F(FN) omq_dmmv_##FN, NULL, NULL, omq_gemm_##FN
 
 static const omq_type_traits traits[] = {
-    ROW(F32, "f32", 1, float, 4, 0, f32),
-    ROW(F16, "f16", 1, uint16_t, 2, 0, f16),
-    ROW(Q4_0, "q4_0", 32, omq_block_q4_0, 2, 1, q4_0),
-    ROW(Q4_1, "q4_1", 32, omq_block_q4_1, 2, 1, q4_1),
-    ROW(Q5_0, "q5_0", 32, omq_block_q5_0, 2, 1, q5_0),
-    ROW(Q5_1, "q5_1", 32, omq_block_q5_1, 2, 1, q5_1),
-    ROW(Q8_0, "q8_0", 32, omq_block_q8_0, 2, 0, q8_0),
-    ROW(Q8_1, "q8_1", 32, omq_block_q8_1, 2, 0, q8_1),
-    ROW(Q2_K, "q2_K", 256, omq_block_q2_K, 2, 1, q2_K),
-    ROW(Q3_K, "q3_K", 256, omq_block_q3_K, 2, 1, q3_K),
-    ROW(Q4_K, "q4_K", 256, omq_block_q4_K, 2, 1, q4_K),
-    ROW(Q5_K, "q5_K", 256, omq_block_q5_K, 2, 1, q5_K),
-    ROW(Q6_K, "q6_K", 256, omq_block_q6_K, 2, 1, q6_K),
-    ROW(Q8_K, "q8_K", 256, omq_block_q8_K, 4, 0, q8_K),
+    ROW(F32, "f32", 1, float, 4, 0, f32, MM_F),
+    ROW(F16, "f16", 1, uint16_t, 2, 0, f16, MM_F),
+    ROW(Q4_0, "q4_0", 32, omq_block_q4_0, 2, 1, q4_0, MM_Q),
+    ROW(Q4_1, "q4_1", 32, omq_block_q4_1, 2, 1, q4_1, MM_Q),
+    ROW(Q5_0, "q5_0", 32, omq_block_q5_0, 2, 1, q5_0, MM_Q),
+    ROW(Q5_1, "q5_1", 32, omq_block_q5_1, 2, 1, q5_1, MM_Q),
+    ROW(Q8_0, "q8_0", 32, omq_block_q8_0, 2, 0, q8_0, MM_Q),
+    ROW(Q8_1, "q8_1", 32, omq_block_q8_1, 2, 0, q8_1, MM_Q),
+    ROW(Q2_K, "q2_K", 256, omq_block_q2_K, 2, 1, q2_K, MM_Q),
+    ROW(Q3_K, "q3_K", 256, omq_block_q3_K, 2, 1, q3_K, MM_Q),
+    ROW(Q4_K, "q4_K", 256, omq_block_q4_K, 2, 1, q4_K, MM_Q),
+    ROW(Q5_K, "q5_K", 256, omq_block_q5_K, 2, 1, q5_K, MM_Q),
+    ROW(Q6_K, "q6_K", 256, omq_block_q6_K, 2, 1, q6_K, MM_Q),
+    ROW(Q8_K, "q8_K", 256, omq_block_q8_K, 4, 0, q8_K, MM_Q),
 };
 
 const omq_type_traits *omq_traits(int type) {

@@ -1,0 +1,481 @@
+/* The quantized matrix products Y = X W^T (Y[j*rows + i] = sum_k W[i][k] X[j*K + k]), written
+ * once for every weight type. docs/kernels.md explains the mappings and the arithmetic.
+ *
+ * A codec file (offload/q*.c) provides, inside `declare target`,
+ *     T_dequantize_block(const BLOCK *w, float *out)                     (already there)
+ *     T_vec_dot_q8_1(const BLOCK *w, const omq_block_q8_1 *x, int64_t xs, int nc, float *acc)
+ * the second adding, for c < nc, the dot product of weight block w with the BS / 32 Q8_1
+ * blocks at x + c * xs to acc[c] (integer products per 32-value group, one float scale
+ * step per group), and then says OMQ_DEFINE_MATMUL(T, BLOCK, BS) once (F32/F16 weights:
+ * OMQ_DEFINE_MATMUL_FLOAT, which has no Q8_1 kernels). That writes the entry points of
+ * kernels.h, each with a host form (loops blocked for caches and SIMD) and a target form
+ * (teams and lanes, shaped for GPUs; also what the host fallback runs).
+ *
+ * Target forms use "virtual lanes": a team's work is a `parallel for` over a fixed number of
+ * lane indices, so every lane's work is done whatever number of threads the runtime gives a
+ * team (a GPU gives one thread per lane; the host fallback gives a few threads, each running
+ * many lanes). Partial results go through team-shared arrays declared in the teams region,
+ * never through reduction clauses, and no lane waits for another inside a `parallel for`.
+ * The lane count goes in thread_limit only, never in num_threads: a host fallback honours
+ * num_threads (libgomp started 128 threads per region on 2 cores). */
+#ifndef OMQ_MATMUL_H
+#define OMQ_MATMUL_H
+
+#include "codec.h"
+
+/* Row kernels (dmmv, mmvq): lanes per team, and columns of X per pass (each lane keeps one
+ * partial sum per column, so a pass reads a W row once for this many columns). */
+#define OMQ_MM_LANES 128
+#define OMQ_MM_NC 8
+/* Values of K per step of the tiled kernels and per chunk of the host loops: a multiple of
+ * every block size (1, 32, 256), so steps hold whole blocks. */
+#define OMQ_MM_KC 256
+#define OMQ_MM_KQ (OMQ_MM_KC / OMQ_QK) /* Q8_1 blocks per step and column */
+/* mmq target tile: TR rows x TC columns; each of the TR * TC / CG lanes keeps CG columns of
+ * one row, so it unpacks a weight block once for CG columns. */
+#define OMQ_MMQ_TR 32
+#define OMQ_MMQ_TC 32
+#define OMQ_MMQ_CG 8
+#define OMQ_MMQ_LANES (OMQ_MMQ_TR * OMQ_MMQ_TC / OMQ_MMQ_CG)
+/* gemm target tile: TR rows x TC columns, one output per lane; W and X tiles of KC values
+ * as float32 (2 x 16 KiB of team memory). */
+#define OMQ_GEMM_TR 16
+#define OMQ_GEMM_TC 16
+#define OMQ_GEMM_LANES (OMQ_GEMM_TR * OMQ_GEMM_TC)
+/* Host tiles: mmq keeps HTR x HTC sums, gemm HGR x HGC sums and HGR dequantized row chunks
+ * (HGR * KC floats, 16 KiB, on the thread's stack). */
+#define OMQ_MMQ_HTR 8
+#define OMQ_MMQ_HTC 64
+#define OMQ_GEMM_HGR 16
+#define OMQ_GEMM_HGC 16
+
+#define OMQ_MM_MIN(a, b) ((a) < (b) ? (a) : (b))
+
+#pragma omp declare target
+
+/* acc[c] += sum_{k < len} w[k] * x[c * xs + k] for c < nc. Eight partial sums per column: the
+ * loop vectorises without reassociation (no fast-math, no reduction clause needed). */
+static inline void omq_mm_fdot_cols(const float *w, int len, const float *x, int64_t xs, int nc,
+                                    float *acc) {
+    for (int c = 0; c < nc; ++c) {
+        const float *xc = x + c * xs;
+        float p[8] = {0, 0, 0, 0, 0, 0, 0, 0};
+        int k = 0;
+        for (; k + 8 <= len; k += 8)
+            for (int v = 0; v < 8; ++v) p[v] += w[k + v] * xc[k + v];
+        float s = ((p[0] + p[4]) + (p[1] + p[5])) + ((p[2] + p[6]) + (p[3] + p[7]));
+        for (; k < len; ++k) s += w[k] * xc[k];
+        acc[c] += s;
+    }
+}
+
+/* Integer dot products of int8 quants. Sums stay far below 2^24 in every use (at most
+ * 2 * 128 * 16 * 32 * 127 for Q6_K's scaled pair), so their conversion to float is exact. */
+static inline int omq_idot16(const int8_t *a, const int8_t *b) {
+    int s = 0;
+    for (int j = 0; j < 16; ++j) s += a[j] * b[j];
+    return s;
+}
+
+static inline int omq_idot32(const int8_t *a, const int8_t *b) {
+    int s = 0;
+    for (int j = 0; j < 32; ++j) s += a[j] * b[j];
+    return s;
+}
+
+/* dot and plain sum of b in one pass (the sum multiplies a format's minimum) */
+static inline void omq_idot_sum(const int8_t *a, const int8_t *b, int len, int *dot, int *sum) {
+    int s = 0, t = 0;
+    for (int j = 0; j < len; ++j) {
+        s += a[j] * b[j];
+        t += b[j];
+    }
+    *dot = s;
+    *sum = t;
+}
+
+/* The dot products of one unpacked weight block (its quants q as int8, offsets applied) with
+ * nc columns of Q8_1 blocks, by format family. The Q8_1 block sum `s` is never used: where a
+ * minimum needs sum(x), the exact integer sum of the quants times d8 is taken (as ggml-cuda's
+ * mmvq does for K-quants), which avoids s's fp16 rounding. */
+
+/* 32 values, value = d * q: Q4_0, Q5_0 (offsets applied), Q8_0, Q8_1 */
+static inline void omq_vdot_sym32(const int8_t *q, float d, const omq_block_q8_1 *x, int64_t xs,
+                                  int nc, float *acc) {
+    for (int c = 0; c < nc; ++c) {
+        const omq_block_q8_1 *xc = x + c * xs;
+        acc[c] += d * omq_fp16_to_fp32(xc->d) * (float)omq_idot32(q, xc->qs);
+    }
+}
+
+/* 32 values, value = d * q + m: Q4_1, Q5_1 */
+static inline void omq_vdot_min32(const int8_t *q, float d, float m, const omq_block_q8_1 *x,
+                                  int64_t xs, int nc, float *acc) {
+    for (int c = 0; c < nc; ++c) {
+        const omq_block_q8_1 *xc = x + c * xs;
+        int s, t;
+        omq_idot_sum(q, xc->qs, 32, &s, &t);
+        acc[c] += omq_fp16_to_fp32(xc->d) * (d * (float)s + m * (float)t);
+    }
+}
+
+/* 256 values in 16 groups of 16, value = d * sc[g] * q: Q3_K, Q6_K, Q8_K (sc = 1) */
+static inline void omq_vdot_k16(const int8_t *q, const int *sc, float d, const omq_block_q8_1 *x,
+                                int64_t xs, int nc, float *acc) {
+    for (int c = 0; c < nc; ++c) {
+        const omq_block_q8_1 *xc = x + c * xs;
+        float sum = 0;
+        for (int g = 0; g < 8; ++g) {
+            const int s = sc[2 * g] * omq_idot16(q + 32 * g, xc[g].qs) +
+                          sc[2 * g + 1] * omq_idot16(q + 32 * g + 16, xc[g].qs + 16);
+            sum += omq_fp16_to_fp32(xc[g].d) * (float)s;
+        }
+        acc[c] += d * sum;
+    }
+}
+
+/* 256 values in 16 groups of 16, value = d * sc[g] * q - dmin * mn[g]: Q2_K */
+static inline void omq_vdot_k16_min(const int8_t *q, const int *sc, const int *mn, float d,
+                                    float dmin, const omq_block_q8_1 *x, int64_t xs, int nc,
+                                    float *acc) {
+    for (int c = 0; c < nc; ++c) {
+        const omq_block_q8_1 *xc = x + c * xs;
+        float sd = 0, sm = 0;
+        for (int g = 0; g < 8; ++g) {
+            int s0, t0, s1, t1;
+            omq_idot_sum(q + 32 * g, xc[g].qs, 16, &s0, &t0);
+            omq_idot_sum(q + 32 * g + 16, xc[g].qs + 16, 16, &s1, &t1);
+            const float d8 = omq_fp16_to_fp32(xc[g].d);
+            sd += d8 * (float)(sc[2 * g] * s0 + sc[2 * g + 1] * s1);
+            sm += d8 * (float)(mn[2 * g] * t0 + mn[2 * g + 1] * t1);
+        }
+        acc[c] += d * sd - dmin * sm;
+    }
+}
+
+/* 256 values in 8 groups of 32, value = d * sc[g] * q - dmin * mn[g]: Q4_K, Q5_K */
+static inline void omq_vdot_k32_min(const int8_t *q, const int *sc, const int *mn, float d,
+                                    float dmin, const omq_block_q8_1 *x, int64_t xs, int nc,
+                                    float *acc) {
+    for (int c = 0; c < nc; ++c) {
+        const omq_block_q8_1 *xc = x + c * xs;
+        float sd = 0, sm = 0;
+        for (int g = 0; g < 8; ++g) {
+            int s, t;
+            omq_idot_sum(q + 32 * g, xc[g].qs, 32, &s, &t);
+            const float d8 = omq_fp16_to_fp32(xc[g].d);
+            sd += d8 * (float)(sc[g] * s);
+            sm += d8 * (float)(mn[g] * t);
+        }
+        acc[c] += d * sd - dmin * sm;
+    }
+}
+
+/* Lanes of a row kernel per row: enough for the row's blocks, a power of two dividing the
+ * team, so one team covers OMQ_MM_LANES / lanes rows (short K-quant rows share a team). */
+static inline int omq_mm_lanes_per_row(int64_t nb) {
+    int l = 1;
+    while (l < OMQ_MM_LANES && l < nb) l <<= 1;
+    return l;
+}
+
+#pragma omp end declare target
+
+/* ------------------------------------------------------------------ row kernels
+ * Target form: a team per rpt rows, lpr lanes per row (rpt * lpr = OMQ_MM_LANES); lane l
+ * takes blocks l % lpr, + lpr, ... of its row, so neighbouring lanes read neighbouring blocks
+ * and, in one pass, all OMQ_MM_NC columns: W is read once per pass. Each lane leaves its
+ * sums in the team's part[]; a second loop adds each row's lpr sums in lane order and
+ * writes Y (neighbouring lanes write neighbouring rows of one column of Y).
+ * ACC(T, BS, r, b, c0, nc, acc) adds W block b of row r times columns c0.. c0+nc-1 of X to acc. */
+#define OMQ_MM_ROWS_TARGET(ex, W, X, Y, rows, nb, n, ACC, T, BS)                                      \
+    do {                                                                                        \
+        const int lpr_ = omq_mm_lanes_per_row(nb), rpt_ = OMQ_MM_LANES / lpr_;                 \
+        const int64_t nteams_ = ((rows) + rpt_ - 1) / rpt_;                                     \
+        const int dev_ = (ex)->device;                                                          \
+        char *q_ = (ex)->queue;                                                                 \
+        (void)q_;                                                                               \
+        OMQ_PRAGMA(omp target teams distribute device(dev_) thread_limit(OMQ_MM_LANES)          \
+                   is_device_ptr(W, X, Y) OMQ_ASYNC(q_))                                        \
+        for (int64_t tm_ = 0; tm_ < nteams_; ++tm_) {                                           \
+            float part_[OMQ_MM_LANES * OMQ_MM_NC];                                              \
+            for (int64_t c0_ = 0; c0_ < (n); c0_ += OMQ_MM_NC) {                                \
+                const int nc_ = (int)OMQ_MM_MIN((n) - c0_, OMQ_MM_NC);                          \
+                _Pragma("omp parallel for")                          \
+                for (int l_ = 0; l_ < OMQ_MM_LANES; ++l_) {                                     \
+                    const int64_t r_ = tm_ * rpt_ + l_ / lpr_;                                  \
+                    float acc_[OMQ_MM_NC] = {0, 0, 0, 0, 0, 0, 0, 0};                           \
+                    if (r_ < (rows))                                                            \
+                        for (int64_t b_ = l_ % lpr_; b_ < (nb); b_ += lpr_)                     \
+                            ACC(T, BS, r_, b_, c0_, nc_, acc_);                                      \
+                    for (int c_ = 0; c_ < OMQ_MM_NC; ++c_)                                      \
+                        part_[l_ * OMQ_MM_NC + c_] = acc_[c_];                                  \
+                }                                                                               \
+                _Pragma("omp parallel for")                          \
+                for (int o_ = 0; o_ < rpt_ * nc_; ++o_) {                                       \
+                    const int rr_ = o_ % rpt_, c_ = o_ / rpt_;                                  \
+                    const int64_t r_ = tm_ * rpt_ + rr_;                                        \
+                    if (r_ < (rows)) {                                                          \
+                        float s_ = 0;                                                           \
+                        for (int sl_ = 0; sl_ < lpr_; ++sl_)                                    \
+                            s_ += part_[(rr_ * lpr_ + sl_) * OMQ_MM_NC + c_];                   \
+                        Y[(c0_ + c_) * (rows) + r_] = s_;                                       \
+                    }                                                                           \
+                }                                                                               \
+            }                                                                                   \
+        }                                                                                       \
+    } while (0)
+
+/* ------------------------------------------------------------------ dmmv */
+/* one block, dequantized to registers (target form) */
+#define OMQ_DMMV_ACC(T, BS, r, b, c0, nc, acc)                                                  \
+    do {                                                                                        \
+        float wv_[BS];                                                                          \
+        T##_dequantize_block(W + (r) * nb + (b), wv_);                                          \
+        omq_mm_fdot_cols(wv_, (BS), X + (c0) * K + (b) * (BS), K, (nc), (acc));                 \
+    } while (0)
+
+/* a row in chunks of KC values, dequantized to the stack (host form) */
+#define OMQ_DMMV_ROW(T, BS, r, c0, nc, acc)                                                     \
+    do {                                                                                        \
+        for (int64_t b0_ = 0; b0_ < nb; b0_ += OMQ_MM_KC / (BS)) {                              \
+            const int cb_ = (int)OMQ_MM_MIN(nb - b0_, OMQ_MM_KC / (BS));                        \
+            float wv_[OMQ_MM_KC];                                                               \
+            for (int b_ = 0; b_ < cb_; ++b_)                                                    \
+                T##_dequantize_block(W + (r) * nb + b0_ + b_, wv_ + b_ * (BS));                 \
+            omq_mm_fdot_cols(wv_, cb_ * (BS), X + (c0) * K + b0_ * (BS), K, (nc), (acc));       \
+        }                                                                                       \
+    } while (0)
+
+#define OMQ_DEFINE_DMMV(T, BLOCK, BS)                                                           \
+    void omq_dmmv_##T(const omq_exec *ex, const void *w, int64_t rows, int64_t K,              \
+                      const void *x, int64_t n, float *Y) {                                     \
+        const BLOCK *W = (const BLOCK *)w;                                                      \
+        const float *X = (const float *)x;                                                      \
+        const int64_t nb = K / (BS);                                                            \
+        if (ex->kind == OMQ_EXEC_HOST) {                                                        \
+            _Pragma("omp parallel for schedule(static)")                                        \
+            for (int64_t r_ = 0; r_ < rows; ++r_) {                                             \
+                for (int64_t c0_ = 0; c0_ < n; c0_ += OMQ_MM_NC) {                              \
+                    const int nc_ = (int)OMQ_MM_MIN(n - c0_, OMQ_MM_NC);                        \
+                    float acc_[OMQ_MM_NC] = {0, 0, 0, 0, 0, 0, 0, 0};                           \
+                    OMQ_DMMV_ROW(T, BS, r_, c0_, nc_, acc_);                                    \
+                    for (int c_ = 0; c_ < nc_; ++c_) Y[(c0_ + c_) * rows + r_] = acc_[c_];      \
+                }                                                                               \
+            }                                                                                   \
+        } else {                                                                                \
+            OMQ_MM_ROWS_TARGET(ex, W, X, Y, rows, nb, n, OMQ_DMMV_ACC, T, BS);                \
+        }                                                                                       \
+    }
+
+/* ------------------------------------------------------------------ mmvq */
+#define OMQ_MMVQ_ACC(T, BS, r, b, c0, nc, acc)                                                  \
+    T##_vec_dot_q8_1(W + (r) * nb + (b), X + (c0) * nbx + (b) * ((BS) / OMQ_QK), nbx, (nc), (acc))
+
+#define OMQ_DEFINE_MMVQ(T, BLOCK, BS)                                                           \
+    void omq_mmvq_##T(const omq_exec *ex, const void *w, int64_t rows, int64_t K,              \
+                      const void *x, int64_t n, float *Y) {                                     \
+        const BLOCK *W = (const BLOCK *)w;                                                      \
+        const omq_block_q8_1 *X = (const omq_block_q8_1 *)x;                                    \
+        const int64_t nb = K / (BS), nbx = K / OMQ_QK;                                          \
+        if (ex->kind == OMQ_EXEC_HOST) {                                                        \
+            _Pragma("omp parallel for schedule(static)")                                        \
+            for (int64_t r_ = 0; r_ < rows; ++r_) {                                             \
+                for (int64_t c0_ = 0; c0_ < n; c0_ += OMQ_MM_NC) {                              \
+                    const int nc_ = (int)OMQ_MM_MIN(n - c0_, OMQ_MM_NC);                        \
+                    float acc_[OMQ_MM_NC] = {0, 0, 0, 0, 0, 0, 0, 0};                           \
+                    for (int64_t b_ = 0; b_ < nb; ++b_)                                         \
+                        T##_vec_dot_q8_1(W + r_ * nb + b_,                                      \
+                                         X + c0_ * nbx + b_ * ((BS) / OMQ_QK), nbx, nc_, acc_); \
+                    for (int c_ = 0; c_ < nc_; ++c_) Y[(c0_ + c_) * rows + r_] = acc_[c_];      \
+                }                                                                               \
+            }                                                                                   \
+        } else {                                                                                \
+            OMQ_MM_ROWS_TARGET(ex, W, X, Y, rows, nb, n, OMQ_MMVQ_ACC, T, BS);                \
+        }                                                                                       \
+    }
+
+/* ------------------------------------------------------------------ mmq
+ * Target form: a team per TR x TC tile of Y (row tiles fastest, so neighbouring teams share
+ * an X tile in cache). Per step of KC values the team copies the tile's weight blocks and
+ * Q8_1 blocks into team memory (one block per lane iteration: neighbouring lanes copy
+ * neighbouring blocks), then lane (r, g) adds row r times columns g*CG.. of the step into
+ * its sums and those into the team's acc[]. Host form: a thread per HTR x HTC tile, block
+ * by block, so a weight block is unpacked once for HTC columns and the HTC Q8_1 blocks of a
+ * step stay in L1 for the HTR rows. */
+#define OMQ_DEFINE_MMQ(T, BLOCK, BS)                                                            \
+    void omq_mmq_##T(const omq_exec *ex, const void *w, int64_t rows, int64_t K,               \
+                     const void *x, int64_t n, float *Y) {                                      \
+        const BLOCK *W = (const BLOCK *)w;                                                      \
+        const omq_block_q8_1 *X = (const omq_block_q8_1 *)x;                                    \
+        const int64_t nb = K / (BS), nbx = K / OMQ_QK;                                          \
+        enum { XPB = (BS) / OMQ_QK, KB = OMQ_MM_KC / (BS) };                                    \
+        if (ex->kind == OMQ_EXEC_HOST) {                                                        \
+            const int64_t nrt = (rows + OMQ_MMQ_HTR - 1) / OMQ_MMQ_HTR;                         \
+            const int64_t nct = (n + OMQ_MMQ_HTC - 1) / OMQ_MMQ_HTC;                            \
+            _Pragma("omp parallel for schedule(static)")                                        \
+            for (int64_t t = 0; t < nrt * nct; ++t) {                                           \
+                const int64_t r0 = (t / nct) * OMQ_MMQ_HTR, c0 = (t % nct) * OMQ_MMQ_HTC;       \
+                const int tr = (int)OMQ_MM_MIN(rows - r0, OMQ_MMQ_HTR);                         \
+                const int tc = (int)OMQ_MM_MIN(n - c0, OMQ_MMQ_HTC);                            \
+                float acc[OMQ_MMQ_HTR][OMQ_MMQ_HTC];                                            \
+                for (int r = 0; r < tr; ++r)                                                    \
+                    for (int c = 0; c < tc; ++c) acc[r][c] = 0;                                 \
+                for (int64_t b = 0; b < nb; ++b)                                                \
+                    for (int r = 0; r < tr; ++r)                                                \
+                        T##_vec_dot_q8_1(W + (r0 + r) * nb + b, X + c0 * nbx + b * XPB, nbx,    \
+                                         tc, acc[r]);                                           \
+                for (int c = 0; c < tc; ++c)                                                    \
+                    for (int r = 0; r < tr; ++r) Y[(c0 + c) * rows + r0 + r] = acc[r][c];       \
+            }                                                                                   \
+            return;                                                                             \
+        }                                                                                       \
+        const int64_t nrt = (rows + OMQ_MMQ_TR - 1) / OMQ_MMQ_TR;                               \
+        const int64_t nct = (n + OMQ_MMQ_TC - 1) / OMQ_MMQ_TC;                                  \
+        const int dev = ex->device;                                                             \
+        char *q = ex->queue;                                                                    \
+        (void)q;                                                                                \
+        OMQ_PRAGMA(omp target teams distribute device(dev) thread_limit(OMQ_MMQ_LANES)         \
+                   is_device_ptr(W, X, Y) OMQ_ASYNC(q))                                         \
+        for (int64_t t = 0; t < nrt * nct; ++t) {                                               \
+            BLOCK ws[OMQ_MMQ_TR * KB];                                                          \
+            omq_block_q8_1 xs[OMQ_MMQ_TC * OMQ_MM_KQ];                                          \
+            float acc[OMQ_MMQ_TR * OMQ_MMQ_TC];                                                 \
+            const int64_t r0 = (t % nrt) * OMQ_MMQ_TR, c0 = (t / nrt) * OMQ_MMQ_TC;             \
+            const int tr = (int)OMQ_MM_MIN(rows - r0, OMQ_MMQ_TR);                              \
+            const int tc = (int)OMQ_MM_MIN(n - c0, OMQ_MMQ_TC);                                 \
+            _Pragma("omp parallel for")                             \
+            for (int o = 0; o < OMQ_MMQ_TR * OMQ_MMQ_TC; ++o) acc[o] = 0;                       \
+            for (int64_t b0 = 0; b0 < nb; b0 += KB) {                                           \
+                const int kb = (int)OMQ_MM_MIN(nb - b0, KB);                                    \
+                _Pragma("omp parallel for")                         \
+                for (int u = 0; u < OMQ_MMQ_TR * KB + OMQ_MMQ_TC * OMQ_MM_KQ; ++u) {            \
+                    if (u < OMQ_MMQ_TR * KB) {                                                  \
+                        const int r = u / KB, b = u % KB;                                       \
+                        if (r < tr && b < kb) ws[u] = W[(r0 + r) * nb + b0 + b];                \
+                    } else {                                                                    \
+                        const int v = u - OMQ_MMQ_TR * KB;                                      \
+                        const int c = v / OMQ_MM_KQ, g = v % OMQ_MM_KQ;                         \
+                        if (c < tc && g < kb * XPB) xs[v] = X[(c0 + c) * nbx + b0 * XPB + g];   \
+                    }                                                                           \
+                }                                                                               \
+                _Pragma("omp parallel for")                         \
+                for (int l = 0; l < OMQ_MMQ_LANES; ++l) {                                       \
+                    const int r = l / (OMQ_MMQ_TC / OMQ_MMQ_CG);                                \
+                    const int cg = (l % (OMQ_MMQ_TC / OMQ_MMQ_CG)) * OMQ_MMQ_CG;                \
+                    const int ncl = OMQ_MM_MIN(tc - cg, OMQ_MMQ_CG);                            \
+                    if (r < tr && ncl > 0) {                                                    \
+                        float a[OMQ_MMQ_CG] = {0, 0, 0, 0, 0, 0, 0, 0};                         \
+                        for (int b = 0; b < kb; ++b)                                            \
+                            T##_vec_dot_q8_1(&ws[r * KB + b], &xs[cg * OMQ_MM_KQ + b * XPB],    \
+                                             OMQ_MM_KQ, ncl, a);                                \
+                        for (int c = 0; c < ncl; ++c) acc[r * OMQ_MMQ_TC + cg + c] += a[c];     \
+                    }                                                                           \
+                }                                                                               \
+            }                                                                                   \
+            _Pragma("omp parallel for")                             \
+            for (int o = 0; o < OMQ_MMQ_TR * OMQ_MMQ_TC; ++o) {                                 \
+                const int r = o % OMQ_MMQ_TR, c = o / OMQ_MMQ_TR;                               \
+                if (r < tr && c < tc) Y[(c0 + c) * rows + r0 + r] = acc[r * OMQ_MMQ_TC + c];    \
+            }                                                                                   \
+        }                                                                                       \
+    }
+
+/* ------------------------------------------------------------------ gemm
+ * Target form: a team per TR x TC tile of Y; per step of KC values the lanes dequantize the
+ * tile's weight blocks into a float32 W tile and copy the X tile (neighbouring lanes copy
+ * neighbouring values of a column of X), then each lane adds one output's dot product of
+ * the step to the team's acc[]. Host form: a thread per HGR x HGC tile; per chunk of KC
+ * values it dequantizes the HGR row chunks once and takes their dot products with the HGC
+ * columns, whose chunk (16 KiB) stays in L1. */
+#define OMQ_DEFINE_GEMM(T, BLOCK, BS)                                                           \
+    void omq_gemm_##T(const omq_exec *ex, const void *w, int64_t rows, int64_t K,              \
+                      const void *x, int64_t n, float *Y) {                                     \
+        const BLOCK *W = (const BLOCK *)w;                                                      \
+        const float *X = (const float *)x;                                                      \
+        const int64_t nb = K / (BS);                                                            \
+        enum { KB = OMQ_MM_KC / (BS) };                                                         \
+        if (ex->kind == OMQ_EXEC_HOST) {                                                        \
+            const int64_t nrt = (rows + OMQ_GEMM_HGR - 1) / OMQ_GEMM_HGR;                       \
+            const int64_t nct = (n + OMQ_GEMM_HGC - 1) / OMQ_GEMM_HGC;                          \
+            _Pragma("omp parallel for schedule(static)")                                        \
+            for (int64_t t = 0; t < nrt * nct; ++t) {                                           \
+                const int64_t r0 = (t / nct) * OMQ_GEMM_HGR, c0 = (t % nct) * OMQ_GEMM_HGC;     \
+                const int tr = (int)OMQ_MM_MIN(rows - r0, OMQ_GEMM_HGR);                        \
+                const int tc = (int)OMQ_MM_MIN(n - c0, OMQ_GEMM_HGC);                           \
+                float acc[OMQ_GEMM_HGR][OMQ_GEMM_HGC];                                          \
+                float wv[OMQ_GEMM_HGR][OMQ_MM_KC];                                              \
+                for (int r = 0; r < tr; ++r)                                                    \
+                    for (int c = 0; c < tc; ++c) acc[r][c] = 0;                                 \
+                for (int64_t b0 = 0; b0 < nb; b0 += KB) {                                       \
+                    const int kb = (int)OMQ_MM_MIN(nb - b0, KB);                                \
+                    for (int r = 0; r < tr; ++r)                                                \
+                        for (int b = 0; b < kb; ++b)                                            \
+                            T##_dequantize_block(W + (r0 + r) * nb + b0 + b, wv[r] + b * (BS)); \
+                    for (int r = 0; r < tr; ++r)                                                \
+                        omq_mm_fdot_cols(wv[r], kb * (BS), X + c0 * K + b0 * (BS), K, tc,       \
+                                         acc[r]);                                               \
+                }                                                                               \
+                for (int c = 0; c < tc; ++c)                                                    \
+                    for (int r = 0; r < tr; ++r) Y[(c0 + c) * rows + r0 + r] = acc[r][c];       \
+            }                                                                                   \
+            return;                                                                             \
+        }                                                                                       \
+        const int64_t nrt = (rows + OMQ_GEMM_TR - 1) / OMQ_GEMM_TR;                             \
+        const int64_t nct = (n + OMQ_GEMM_TC - 1) / OMQ_GEMM_TC;                                \
+        const int dev = ex->device;                                                             \
+        char *q = ex->queue;                                                                    \
+        (void)q;                                                                                \
+        OMQ_PRAGMA(omp target teams distribute device(dev) thread_limit(OMQ_GEMM_LANES)         \
+                   is_device_ptr(W, X, Y) OMQ_ASYNC(q))                                         \
+        for (int64_t t = 0; t < nrt * nct; ++t) {                                               \
+            float ws[OMQ_GEMM_TR * OMQ_MM_KC];                                                  \
+            float xs[OMQ_GEMM_TC * OMQ_MM_KC];                                                  \
+            float acc[OMQ_GEMM_TR * OMQ_GEMM_TC];                                               \
+            const int64_t r0 = (t % nrt) * OMQ_GEMM_TR, c0 = (t / nrt) * OMQ_GEMM_TC;           \
+            const int tr = (int)OMQ_MM_MIN(rows - r0, OMQ_GEMM_TR);                             \
+            const int tc = (int)OMQ_MM_MIN(n - c0, OMQ_GEMM_TC);                                \
+            _Pragma("omp parallel for")                            \
+            for (int o = 0; o < OMQ_GEMM_TR * OMQ_GEMM_TC; ++o) acc[o] = 0;                     \
+            for (int64_t b0 = 0; b0 < nb; b0 += KB) {                                           \
+                const int kb = (int)OMQ_MM_MIN(nb - b0, KB), len = kb * (BS);                   \
+                _Pragma("omp parallel for")                        \
+                for (int u = 0; u < OMQ_GEMM_TR * KB + OMQ_GEMM_TC * OMQ_MM_KC; ++u) {          \
+                    if (u < OMQ_GEMM_TR * KB) {                                                 \
+                        const int r = u / KB, b = u % KB;                                       \
+                        if (r < tr && b < kb)                                                   \
+                            T##_dequantize_block(W + (r0 + r) * nb + b0 + b,                    \
+                                                 ws + r * OMQ_MM_KC + b * (BS));                \
+                    } else {                                                                    \
+                        const int v = u - OMQ_GEMM_TR * KB;                                     \
+                        const int c = v / OMQ_MM_KC, k = v % OMQ_MM_KC;                         \
+                        if (c < tc && k < len) xs[v] = X[(c0 + c) * K + b0 * (BS) + k];         \
+                    }                                                                           \
+                }                                                                               \
+                _Pragma("omp parallel for")                        \
+                for (int o = 0; o < OMQ_GEMM_TR * OMQ_GEMM_TC; ++o) {                           \
+                    const int r = o % OMQ_GEMM_TR, c = o / OMQ_GEMM_TR;                         \
+                    if (r < tr && c < tc)                                                       \
+                        omq_mm_fdot_cols(ws + r * OMQ_MM_KC, len, xs + c * OMQ_MM_KC, 0, 1,     \
+                                         &acc[r * OMQ_GEMM_TC + c]);                            \
+                }                                                                               \
+            }                                                                                   \
+            _Pragma("omp parallel for")                            \
+            for (int o = 0; o < OMQ_GEMM_TR * OMQ_GEMM_TC; ++o) {                               \
+                const int r = o % OMQ_GEMM_TR, c = o / OMQ_GEMM_TR;                             \
+                if (r < tr && c < tc) Y[(c0 + c) * rows + r0 + r] = acc[r * OMQ_GEMM_TC + c];   \
+            }                                                                                   \
+        }                                                                                       \
+    }
+
+/* ------------------------------------------------------------------ per type */
+#define OMQ_DEFINE_MATMUL_FLOAT(T, BLOCK, BS)                                                   \
+    OMQ_DEFINE_DMMV(T, BLOCK, BS)                                                               \
+    OMQ_DEFINE_GEMM(T, BLOCK, BS)
+
+#define OMQ_DEFINE_MATMUL(T, BLOCK, BS)                                                         \
+    OMQ_DEFINE_MATMUL_FLOAT(T, BLOCK, BS)                                                       \
+    OMQ_DEFINE_MMVQ(T, BLOCK, BS)                                                               \
+    OMQ_DEFINE_MMQ(T, BLOCK, BS)
+
+#endif /* OMQ_MATMUL_H */

@@ -1,0 +1,152 @@
+/* omq_matmul: check everything, choose the algorithm, prepare X in the workspace, then hand
+ * over to the weight type's kernel (types.c has one per algorithm). */
+#include <ctype.h>
+
+#include "../offload/blocks.h"
+#include "omq_internal.h"
+
+static const char *const algo_names[] = {"auto", "dmmv", "mmvq", "mmq", "gemm"};
+#define NALGO ((int)(sizeof algo_names / sizeof algo_names[0]))
+
+const char *omq_algo_name(omq_algo algo) {
+    return (int)algo >= 0 && (int)algo < NALGO ? algo_names[algo] : NULL;
+}
+
+omq_status omq_algo_from_name(const char *name, omq_algo *algo) {
+    if (!name || !algo) return OMQ_ERR_NULL;
+    for (int a = 0; a < NALGO; ++a) {
+        const char *s = algo_names[a];
+        size_t k = 0;
+        while (s[k] && name[k] && tolower((unsigned char)name[k]) == s[k]) ++k;
+        if (!s[k] && !name[k]) {
+            *algo = (omq_algo)a;
+            return OMQ_OK;
+        }
+    }
+    return OMQ_ERR_INVALID_ARG;
+}
+
+/* Arguments that passed the checks. */
+typedef struct {
+    const omq_type_traits *w, *x;
+    omq_algo algo; /* resolved: never AUTO */
+    omq_matmul_fn fn;
+    size_t workspace;
+} mm_plan;
+
+static int is_quantized(const omq_type_traits *t) { return t->mmvq != NULL; }
+
+/* OMQ_ALGO_AUTO. On devices (and their host fallback): the Q8_1 kernels for quantized
+ * weights, as ggml's GPU backends, mmvq up to 8 columns (its per-lane sums; each pass over W
+ * serves 8 columns) and mmq beyond; F32/F16 weights go dmmv then gemm at the same point.
+ * On host threads the measured crossovers (docs/kernels.md) are taken. */
+static omq_algo choose(const omq_context *ctx, const omq_type_traits *w, int64_t rows,
+                       int64_t K, int64_t n) {
+    (void)rows;
+    (void)K;
+    if (ctx->exec.kind == OMQ_EXEC_TARGET) {
+        if (!is_quantized(w)) return n <= 8 ? OMQ_ALGO_DMMV : OMQ_ALGO_GEMM;
+        return n <= 8 ? OMQ_ALGO_MMVQ : OMQ_ALGO_MMQ;
+    }
+    if (!is_quantized(w)) return n <= 8 ? OMQ_ALGO_DMMV : OMQ_ALGO_GEMM;
+    return n <= 8 ? OMQ_ALGO_MMVQ : OMQ_ALGO_MMQ;
+}
+
+/* Everything but the pointers. xtype may be -1 (not known: the query of the choice). */
+static omq_status plan_matmul(omq_context *ctx, const char *fn, omq_type wtype, int64_t rows,
+                              int64_t K, int xtype, int64_t n, omq_algo algo, mm_plan *p) {
+    p->w = omq_traits((int)wtype);
+    if (!p->w) return omq_fail(ctx, OMQ_ERR_UNKNOWN_TYPE, "%s: unknown weight type %d", fn, (int)wtype);
+    p->x = omq_traits(xtype >= 0 ? xtype : OMQ_TYPE_F32);
+    if (!p->x)
+        return omq_fail(ctx, OMQ_ERR_UNKNOWN_TYPE, "%s: unknown X type %d", fn, xtype);
+    if (p->x->type != OMQ_TYPE_F32 && p->x->type != OMQ_TYPE_F16)
+        return omq_fail(ctx, OMQ_ERR_UNSUPPORTED, "%s: X must be f32 or f16, not %s", fn, p->x->name);
+    if ((int)algo < 0 || (int)algo >= NALGO)
+        return omq_fail(ctx, OMQ_ERR_INVALID_ARG, "%s: unknown algorithm %d", fn, (int)algo);
+    if (n < 0 || rows < 0 || K < 0)
+        return omq_fail(ctx, OMQ_ERR_INVALID_ARG, "%s: negative size: rows %lld, K %lld, n %lld", fn,
+                        (long long)rows, (long long)K, (long long)n);
+    if (n == 0 || rows == 0 || K == 0)
+        return omq_fail(ctx, OMQ_ERR_EMPTY, "%s: empty product: rows %lld, K %lld, n %lld", fn,
+                        (long long)rows, (long long)K, (long long)n);
+    int64_t elements;
+    size_t bytes;
+    omq_status st;
+    if ((st = omq_check_matrix(ctx, p->w, rows, K, &elements, &bytes)) ||   /* W */
+        (st = omq_check_matrix(ctx, p->x, n, K, &elements, &bytes)) ||      /* X, and X as f32 */
+        (st = omq_check_matrix(ctx, omq_traits(OMQ_TYPE_F32), n, K, &elements, &bytes)) ||
+        (st = omq_check_matrix(ctx, omq_traits(OMQ_TYPE_F32), n, rows, &elements, &bytes))) /* Y */
+        return st;
+    p->algo = algo == OMQ_ALGO_AUTO ? choose(ctx, p->w, rows, K, n) : algo;
+    switch (p->algo) {
+    case OMQ_ALGO_DMMV: p->fn = p->w->dmmv; break;
+    case OMQ_ALGO_MMVQ: p->fn = p->w->mmvq; break;
+    case OMQ_ALGO_MMQ: p->fn = p->w->mmq; break;
+    default: p->fn = p->w->gemm; break;
+    }
+    if (!p->fn)
+        return omq_fail(ctx, OMQ_ERR_UNSUPPORTED, "%s: %s needs a quantized weight type, not %s", fn,
+                        omq_algo_name(p->algo), p->w->name);
+    /* bytes of X as Q8_1 (mmvq, mmq) or widened to float32 (F16 X for dmmv, gemm); both fit,
+     * being smaller than n * K * 4, checked above */
+    if (p->algo == OMQ_ALGO_MMVQ || p->algo == OMQ_ALGO_MMQ)
+        p->workspace = (size_t)n * (size_t)(K / OMQ_QK) * sizeof(omq_block_q8_1);
+    else
+        p->workspace = p->x->type == OMQ_TYPE_F16 ? (size_t)n * (size_t)K * sizeof(float) : 0;
+    return OMQ_OK;
+}
+
+omq_status omq_matmul_choose(omq_context *ctx, omq_type wtype, int64_t rows, int64_t K, int64_t n,
+                             omq_algo *algo) {
+    if (!ctx) return OMQ_ERR_NULL;
+    omq_clear_error(ctx);
+    if (!algo) return omq_fail(ctx, OMQ_ERR_NULL, "omq_matmul_choose: algo is NULL");
+    mm_plan p = {0};
+    omq_status st = plan_matmul(ctx, "omq_matmul_choose", wtype, rows, K, -1, n, OMQ_ALGO_AUTO, &p);
+    if (!st) *algo = p.algo;
+    return st;
+}
+
+omq_status omq_matmul_workspace_size(omq_context *ctx, omq_type wtype, int64_t rows, int64_t K,
+                                     omq_type xtype, int64_t n, omq_algo algo, size_t *bytes) {
+    if (!ctx) return OMQ_ERR_NULL;
+    omq_clear_error(ctx);
+    if (!bytes) return omq_fail(ctx, OMQ_ERR_NULL, "omq_matmul_workspace_size: bytes is NULL");
+    mm_plan p = {0};
+    omq_status st = plan_matmul(ctx, "omq_matmul_workspace_size", wtype, rows, K, (int)xtype, n, algo, &p);
+    if (!st) *bytes = p.workspace;
+    return st;
+}
+
+omq_status omq_matmul(omq_context *ctx, omq_type wtype, const void *W, int64_t rows, int64_t K,
+                      omq_type xtype, const void *X, int64_t n, float *Y, omq_algo algo) {
+    if (!ctx) return OMQ_ERR_NULL;
+    omq_clear_error(ctx);
+    mm_plan p = {0};
+    omq_status st;
+    const omq_type_traits *wt = omq_traits((int)wtype), *xt = omq_traits((int)xtype);
+    /* pointer checks need the types' alignments; type errors are reported by plan_matmul */
+    if (wt && xt &&
+        ((st = omq_check_ptr(ctx, W, wt->align, "omq_matmul: W")) ||
+         (st = omq_check_ptr(ctx, X, xt->align, "omq_matmul: X")) ||
+         (st = omq_check_ptr(ctx, Y, sizeof(float), "omq_matmul: Y"))))
+        return st;
+    if ((st = plan_matmul(ctx, "omq_matmul", wtype, rows, K, (int)xtype, n, algo, &p))) return st;
+    void *ws = NULL;
+    if (p.workspace && (st = omq_workspace(ctx, p.workspace, &ws))) return st;
+    const void *x = X;
+    if (p.algo == OMQ_ALGO_MMVQ || p.algo == OMQ_ALGO_MMQ) {
+        if (p.x->type == OMQ_TYPE_F32)
+            omq_quantize_q8_1(&ctx->exec, (const float *)X, ws, n, K, NULL);
+        else
+            omq_quantize_q8_1_f16(&ctx->exec, (const uint16_t *)X, ws, n, K);
+        ctx->fault_pending = 1; /* a non-finite block of X is reported by omq_synchronize */
+        x = ws;
+    } else if (p.x->type == OMQ_TYPE_F16) {
+        omq_dequantize_f16(&ctx->exec, X, ws, 0, n, K);
+        x = ws;
+    }
+    p.fn(&ctx->exec, W, rows, K, x, n, Y);
+    return OMQ_OK;
+}

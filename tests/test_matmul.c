@@ -1,0 +1,615 @@
+/* omq_matmul on every device: each algorithm x each weight type against float64 references,
+ * on fresh random data every run (seed printed; OMQ_TEST_SEED repeats a run), with Y
+ * poisoned (NaN bytes) before every call so an unwritten element shows.
+ *
+ * Weights are random blocks (random quant bits, random moderate scales), which reach every
+ * quant value and scale code. The references, per output y = Y[j][i]:
+ *   ref_f = sum_k w_k x_k      w = omq_dequantize(W) on the host (bit-identical with ggml),
+ *                              x = X as given (F16 X: its exact float values)
+ *   ref_q = sum_k w_k xq_k     xq = X quantized to Q8_1 by omq_quantize on the host and
+ *                              dequantized (q * d, exact): what the Q8_1 kernels multiply
+ * and the bounds, derived from the arithmetic (u = 2^-24, gamma(m) = m u / (1 - m u)):
+ *   float paths (dmmv, gemm): the kernels multiply the same float w (same dequantizer, no
+ *     contraction) by x, both exact in float32, and add K products in some order:
+ *       |y - ref_f| <= gamma(K) sum_k |w_k x_k|                          (+ 1e-30)
+ *   Q8_1 paths (mmvq, mmq), tight: per 32-value group an exact integer dot product (well
+ *     below 2^24, so exact in float), then at most 10 float operations per weight block
+ *     (d8 * sum, 8 group sums, d * ., minus the min part) and a chain of at most 2 nb
+ *     additions across blocks and lanes (nb = K / 32); the reference's w carries up to 3
+ *     roundings of the dequantizer, and mag (below) one more. With mag_k = |d sc q_k| +
+ *     |dmin m| (the scale part and the min part of w_k, which the kernels add up
+ *     separately; mag = |w| for formats without a minimum):
+ *       |y - ref_q| <= gamma(2 nb + 16) sum_k mag_k |xq_k|                 (+ 1e-30)
+ *   Q8_1 paths against ref_f: add the quantization error of X, with e_k the per-element
+ *     bound of Q8_1 (half a step plus the fp16 rounding of d times |q| <= 127, d = amax/127):
+ *       |y - ref_f| <= tight bound + sum_k |w_k| e_k
+ * All algorithms agree with each other within the sum of their bounds, and every device
+ * with the host within twice its (tight) bound. */
+#include <math.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+
+#include "omq.h"
+#include "support.h"
+
+static const omq_algo algos[] = {OMQ_ALGO_DMMV, OMQ_ALGO_MMVQ, OMQ_ALGO_MMQ, OMQ_ALGO_GEMM};
+#define NALGO 4
+
+/* Every value of rows {1, 7, 64, 257, 4096}, K {1 block, 3 blocks, 4096, 11008} and n
+ * {1, 2, 3, 7, 8, 9, 16, 64, 300, 512} occurs for every (type, algorithm); large rows x K
+ * only with small n. K < 0 means -K blocks. X is F16 for odd entries, F32 for even ones. */
+static const struct { int64_t rows, K, n; } shapes[] = {
+    {4096, 4096, 1}, {4096, -3, 2}, {257, 11008, 3}, {7, 11008, 7},  {64, 4096, 8},
+    {1, 4096, 9},    {257, -1, 16}, {64, -3, 64},    {7, 4096, 300}, {64, -3, 512},
+};
+#define NSHAPE (sizeof shapes / sizeof shapes[0])
+
+static double now(void) {
+    struct timespec t;
+    clock_gettime(CLOCK_MONOTONIC, &t);
+    return (double)t.tv_sec + 1e-9 * (double)t.tv_nsec;
+}
+
+static double gamma_u(double m) {
+    const double u = 0x1.0p-24;
+    return m * u / (1 - m * u);
+}
+
+static float fp16_round(float v) { return (float)(_Float16)v; }
+
+static uint16_t fp16_bits(float v) {
+    _Float16 h = (_Float16)v;
+    uint16_t b;
+    memcpy(&b, &h, 2);
+    return b;
+}
+
+/* Byte offsets of a block's float scales: d (fp16, or float32 for Q8_K), the min scale
+ * (m or dmin, -1 if none) and an unused fp16 field to keep finite (Q8_1's s). */
+typedef struct { int d, min, other; } scale_fields;
+
+static scale_fields fields(omq_type t) {
+    switch (t) {
+    case OMQ_TYPE_Q4_1: case OMQ_TYPE_Q5_1: case OMQ_TYPE_Q4_K: case OMQ_TYPE_Q5_K:
+        return (scale_fields){0, 2, -1};
+    case OMQ_TYPE_Q8_1: return (scale_fields){0, -1, 2};
+    case OMQ_TYPE_Q2_K: return (scale_fields){80, 82, -1};
+    case OMQ_TYPE_Q3_K: return (scale_fields){108, -1, -1};
+    case OMQ_TYPE_Q6_K: return (scale_fields){208, -1, -1};
+    default: return (scale_fields){0, -1, -1}; /* Q4_0 Q5_0 Q8_0 Q8_K */
+    }
+}
+
+static void put16(uint8_t *p, float v) {
+    const uint16_t b = fp16_bits(v);
+    memcpy(p, &b, 2);
+}
+
+/* A random scale of moderate size, either sign: weights of order 0.01 .. 10. */
+static float rand_scale(ts_rng *r) {
+    return (ts_next(r) & 1 ? -1.0f : 1.0f) * ts_uniform(r, 0.5f, 1.0f) * ldexpf(1.0f, -(int)(4 + ts_next(r) % 7));
+}
+
+/* rows x K random weights of type t in `w` (block bytes). */
+static void random_weights(ts_rng *r, omq_type t, uint8_t *w, int64_t rows, int64_t K) {
+    const int64_t bs = omq_type_block_size(t);
+    const size_t bb = omq_type_block_bytes(t);
+    const int64_t nblocks = rows * (K / bs);
+    if (t == OMQ_TYPE_F32 || t == OMQ_TYPE_F16) {
+        for (int64_t i = 0; i < nblocks; ++i) {
+            const float v = ts_gauss(r);
+            if (t == OMQ_TYPE_F32) memcpy(w + 4 * i, &v, 4);
+            else put16(w + 2 * i, v);
+        }
+        return;
+    }
+    const scale_fields f = fields(t);
+    for (int64_t i = 0; i < nblocks; ++i) {
+        uint8_t *b = w + i * bb;
+        for (size_t k = 0; k < bb; k += 8) {
+            const uint64_t v = ts_next(r);
+            memcpy(b + k, &v, bb - k < 8 ? bb - k : 8);
+        }
+        if (t == OMQ_TYPE_Q8_K) {
+            const float d = rand_scale(r) / 64;
+            memcpy(b, &d, 4);
+        } else {
+            put16(b + f.d, rand_scale(r) / (bs == 32 ? 1 : 64));
+        }
+        if (f.min >= 0) put16(b + f.min, rand_scale(r) / (bs == 32 ? 1 : 16));
+        if (f.other >= 0) put16(b + f.other, rand_scale(r));
+    }
+}
+
+static void dequantize_host(omq_context *host, omq_type t, const void *w, float *out, int64_t rows, int64_t K) {
+    assert_int_equal(omq_dequantize(host, t, w, OMQ_TYPE_F32, out, rows, K), OMQ_OK);
+    assert_int_equal(omq_synchronize(host), OMQ_OK);
+}
+
+/* mag_k = |scale part| + |min part| of each weight: the block dequantized with the min scale
+ * zeroed, and with d zeroed. */
+static void weight_magnitudes(omq_context *host, omq_type t, const uint8_t *w, const float *wv, float *mag,
+                              int64_t rows, int64_t K) {
+    const scale_fields f = fields(t);
+    const int64_t n = rows * K;
+    if (f.min < 0) {
+        for (int64_t i = 0; i < n; ++i) mag[i] = fabsf(wv[i]);
+        return;
+    }
+    const size_t bb = omq_type_block_bytes(t);
+    const int64_t nblocks = n / omq_type_block_size(t);
+    uint8_t *tmp = malloc(nblocks * bb);
+    float *part = malloc(sizeof(float) * n);
+    assert_non_null(tmp);
+    assert_non_null(part);
+    memcpy(tmp, w, nblocks * bb);
+    for (int64_t i = 0; i < nblocks; ++i) memset(tmp + i * bb + f.min, 0, 2);
+    dequantize_host(host, t, tmp, part, rows, K);
+    for (int64_t i = 0; i < n; ++i) mag[i] = fabsf(part[i]);
+    memcpy(tmp, w, nblocks * bb);
+    for (int64_t i = 0; i < nblocks; ++i) memset(tmp + i * bb + f.d, 0, 2);
+    dequantize_host(host, t, tmp, part, rows, K);
+    for (int64_t i = 0; i < n; ++i) mag[i] += fabsf(part[i]);
+    free(tmp);
+    free(part);
+}
+
+/* The per-element error bound of Q8_1 for a block of 32 values. */
+static double q8_1_bound(const float *x) {
+    float amax = 0;
+    for (int j = 0; j < 32; ++j) amax = fabsf(x[j]) > amax ? fabsf(x[j]) : amax;
+    const float d = amax / 127;
+    return d / 2.0 + 127 * fabs((double)fp16_round(d) - d) + 1e-6 * amax + 1e-37;
+}
+
+typedef struct {
+    double *ref_f, *bound_f;   /* float paths */
+    double *ref_q, *bound_qt;  /* Q8_1 paths, tight: same quantized X */
+    double *bound_q;           /* Q8_1 paths against ref_f */
+} refs;
+
+static void compute_refs(const float *w, const float *mag, const float *x, const float *xq, const double *e,
+                         int64_t rows, int64_t K, int64_t n, refs *R) {
+    const double gf = gamma_u((double)K), gq = gamma_u(2.0 * (double)(K / 32) + 16);
+    for (int64_t j = 0; j < n; ++j) {
+        const float *xj = x + j * K, *xqj = xq + j * K;
+        const double *ej = e + j * K;
+        for (int64_t i = 0; i < rows; ++i) {
+            const float *wi = w + i * K, *mi = mag + i * K;
+            double rf = 0, af = 0, rq = 0, aq = 0, eq = 0;
+            for (int64_t k = 0; k < K; ++k) {
+                const double wk = wi[k];
+                rf += wk * xj[k];
+                af += fabs(wk * xj[k]);
+                rq += wk * xqj[k];
+                aq += (double)mi[k] * fabs((double)xqj[k]);
+                eq += fabs(wk) * ej[k];
+            }
+            const int64_t o = j * rows + i;
+            R->ref_f[o] = rf;
+            R->bound_f[o] = gf * af + 1e-30;
+            R->ref_q[o] = rq;
+            R->bound_qt[o] = gq * aq + 1e-30;
+            R->bound_q[o] = R->bound_qt[o] + eq;
+        }
+    }
+}
+
+static int is_q8_1_algo(omq_algo a) { return a == OMQ_ALGO_MMVQ || a == OMQ_ALGO_MMQ; }
+
+static void run_type(omq_type t, ts_rng *rng) {
+    omq_context *host;
+    assert_int_equal(omq_context_create(&host, OMQ_DEVICE_HOST), OMQ_OK);
+    const int64_t bs = omq_type_block_size(t);
+    const int quantized = bs > 1;
+    for (size_t s = 0; s < NSHAPE; ++s) {
+        const int64_t rows = shapes[s].rows, n = shapes[s].n;
+        const int64_t K = shapes[s].K < 0 ? -shapes[s].K * bs : shapes[s].K;
+        const omq_type xtype = s % 2 ? OMQ_TYPE_F16 : OMQ_TYPE_F32;
+        const double t_gen = now();
+        size_t wbytes;
+        assert_int_equal(omq_matrix_size(t, rows, K, &wbytes), OMQ_OK);
+        uint8_t *w = malloc(wbytes);
+        float *wv = malloc(sizeof(float) * rows * K), *mag = malloc(sizeof(float) * rows * K);
+        float *x = malloc(sizeof(float) * n * K), *xq = malloc(sizeof(float) * n * K);
+        uint16_t *xh = malloc(2 * n * K);
+        double *e = malloc(sizeof(double) * n * K);
+        assert_true(w && wv && mag && x && xq && xh && e);
+        random_weights(rng, t, w, rows, K);
+        dequantize_host(host, t, w, wv, rows, K);
+        weight_magnitudes(host, t, w, wv, mag, rows, K);
+
+        /* X: Gaussian at a random scale; some 32-value blocks all zero (Q8_1's d = 0) */
+        const float sigma = powf(10.0f, ts_uniform(rng, -1, 1));
+        for (int64_t k = 0; k < n * K; ++k) x[k] = sigma * ts_gauss(rng);
+        if (K % 32 == 0)
+            for (int64_t b = 0; b < n * K / 32; ++b)
+                if (ts_next(rng) % 16 == 0) memset(x + 32 * b, 0, 32 * sizeof(float));
+        if (xtype == OMQ_TYPE_F16)
+            for (int64_t k = 0; k < n * K; ++k) {
+                xh[k] = fp16_bits(x[k]);
+                x[k] = fp16_round(x[k]);
+            }
+        if (quantized) {
+            void *q = malloc((size_t)n * (K / 32) * 36);
+            assert_int_equal(omq_quantize(host, OMQ_TYPE_Q8_1, x, q, n, K, NULL), OMQ_OK);
+            assert_int_equal(omq_dequantize(host, OMQ_TYPE_Q8_1, q, OMQ_TYPE_F32, xq, n, K), OMQ_OK);
+            assert_int_equal(omq_synchronize(host), OMQ_OK);
+            free(q);
+            for (int64_t b = 0; b < n * K / 32; ++b) {
+                const double eb = q8_1_bound(x + 32 * b);
+                for (int64_t k = 32 * b; k < 32 * (b + 1); ++k) {
+                    e[k] = eb;
+                    /* the bound the tolerances rest on holds for this X */
+                    if (!(fabs((double)xq[k] - x[k]) <= eb))
+                        fail_msg("Q8_1 of X: element %lld off by %g > %g", (long long)k, fabs((double)xq[k] - x[k]), eb);
+                }
+            }
+        } else {
+            memcpy(xq, x, sizeof(float) * n * K);
+            for (int64_t k = 0; k < n * K; ++k) e[k] = 0;
+        }
+        refs R;
+        double *buf = malloc(sizeof(double) * 5 * n * rows);
+        assert_non_null(buf);
+        R.ref_f = buf, R.bound_f = buf + n * rows, R.ref_q = buf + 2 * n * rows;
+        R.bound_qt = buf + 3 * n * rows, R.bound_q = buf + 4 * n * rows;
+        const double t_ref = now();
+        compute_refs(wv, mag, x, xq, e, rows, K, n, &R);
+        const double t_dev = now();
+        double t_algo[8][NALGO];
+
+        /* results per device and algorithm, for the cross-checks */
+        const int ndev = ts_device_count();
+        float *ys = malloc(sizeof(float) * n * rows * NALGO * ndev);
+        assert_non_null(ys);
+        for (int d = 0; d < ndev; ++d) {
+            omq_context *ctx;
+            assert_int_equal(omq_context_create(&ctx, ts_device(d)), OMQ_OK);
+            const char *dev = ts_device_label(ts_device(d));
+            void *dw = ts_upload(ctx, w, wbytes);
+            void *dx = xtype == OMQ_TYPE_F16 ? ts_upload(ctx, xh, 2 * n * K) : ts_upload(ctx, x, sizeof(float) * n * K);
+            float *dy = ts_alloc(ctx, sizeof(float) * n * rows, 0xFF);
+            for (int a = 0; a < NALGO; ++a) {
+                float *y = ys + (size_t)(d * NALGO + a) * n * rows;
+                const omq_algo al = algos[a];
+                ts_free(ctx, dy);
+                dy = ts_alloc(ctx, sizeof(float) * n * rows, 0xFF);
+                double t0 = now();
+                const omq_status st = omq_matmul(ctx, t, dw, rows, K, xtype, dx, n, dy, al);
+                if (!quantized && is_q8_1_algo(al)) {
+                    assert_int_equal(st, OMQ_ERR_UNSUPPORTED);
+                    assert_true(strlen(omq_context_last_error(ctx)) > 0);
+                    assert_int_equal(omq_synchronize(ctx), OMQ_OK);
+                    ts_download(ctx, y, dy, sizeof(float) * n * rows);
+                    for (int64_t o = 0; o < n * rows; ++o) assert_true(isnan(y[o])); /* untouched */
+                    continue;
+                }
+                if (st) fail_msg("%s %s on %s: %s: %s", omq_type_name(t), omq_algo_name(al), dev, omq_strerror(st),
+                                 omq_context_last_error(ctx));
+                assert_int_equal(omq_synchronize(ctx), OMQ_OK);
+                if (d < 8) t_algo[d][a] = now() - t0;
+                ts_download(ctx, y, dy, sizeof(float) * n * rows);
+                for (int64_t o = 0; o < n * rows; ++o) {
+                    const double got = y[o];
+                    const double err = fabs(got - R.ref_f[o]);
+                    const double bound = is_q8_1_algo(al) ? R.bound_q[o] : R.bound_f[o];
+                    if (!(err <= bound))
+                        fail_msg("%s %s on %s, rows %lld K %lld n %lld (x %s): Y[%lld][%lld] = %.9g, reference %.9g, "
+                                 "error %.3g > bound %.3g", omq_type_name(t), omq_algo_name(al), dev, (long long)rows,
+                                 (long long)K, (long long)n, omq_type_name(xtype), (long long)(o / rows),
+                                 (long long)(o % rows), got, R.ref_f[o], err, bound);
+                    if (is_q8_1_algo(al) && !(fabs(got - R.ref_q[o]) <= R.bound_qt[o]))
+                        fail_msg("%s %s on %s, rows %lld K %lld n %lld: Y[%lld][%lld] = %.9g, reference with the same "
+                                 "Q8_1 X %.9g, error %.3g > tight bound %.3g", omq_type_name(t), omq_algo_name(al), dev,
+                                 (long long)rows, (long long)K, (long long)n, (long long)(o / rows),
+                                 (long long)(o % rows), got, R.ref_q[o], fabs(got - R.ref_q[o]), R.bound_qt[o]);
+                }
+            }
+            ts_free(ctx, dw);
+            ts_free(ctx, dx);
+            ts_free(ctx, dy);
+            omq_context_free(ctx);
+        }
+        if (getenv("OMQ_TEST_TIMES")) {
+            printf("# %-5s %4lld x %5lld x %3lld: data %.3f s, reference %.3f s, devices %.3f s", omq_type_name(t),
+                   (long long)rows, (long long)K, (long long)n, t_ref - t_gen, t_dev - t_ref, now() - t_dev);
+            for (int d = 0; d < ndev && d < 8; ++d)
+                for (int a = 0; a < NALGO; ++a)
+                    if (quantized || !is_q8_1_algo(algos[a])) printf(" %.3f", t_algo[d][a]);
+            printf("\n");
+        }
+        /* algorithms agree with each other, devices with the host */
+        for (int d = 0; d < ndev; ++d)
+            for (int a = 0; a < NALGO; ++a) {
+                if (!quantized && is_q8_1_algo(algos[a])) continue;
+                const float *ya = ys + (size_t)(d * NALGO + a) * n * rows;
+                const float *yh = ys + (size_t)a * n * rows;
+                for (int b = 0; b < a; ++b) {
+                    if (!quantized && is_q8_1_algo(algos[b])) continue;
+                    const float *yb = ys + (size_t)(d * NALGO + b) * n * rows;
+                    for (int64_t o = 0; o < n * rows; ++o) {
+                        const double ba = is_q8_1_algo(algos[a]) ? R.bound_q[o] : R.bound_f[o];
+                        const double bb = is_q8_1_algo(algos[b]) ? R.bound_q[o] : R.bound_f[o];
+                        if (!(fabs((double)ya[o] - yb[o]) <= ba + bb))
+                            fail_msg("%s on %s: %s and %s differ by %g at %lld (bounds %g + %g)", omq_type_name(t),
+                                     ts_device_label(ts_device(d)), omq_algo_name(algos[a]), omq_algo_name(algos[b]),
+                                     fabs((double)ya[o] - yb[o]), (long long)o, ba, bb);
+                    }
+                }
+                if (d == 0) continue;
+                for (int64_t o = 0; o < n * rows; ++o) {
+                    const double bt = is_q8_1_algo(algos[a]) ? R.bound_qt[o] : R.bound_f[o];
+                    if (!(fabs((double)ya[o] - yh[o]) <= 2 * bt))
+                        fail_msg("%s %s: %s and host differ by %g at %lld (2 x bound %g)", omq_type_name(t),
+                                 omq_algo_name(algos[a]), ts_device_label(ts_device(d)), fabs((double)ya[o] - yh[o]),
+                                 (long long)o, 2 * bt);
+                }
+            }
+        free(ys);
+        free(buf);
+        free(w);
+        free(wv);
+        free(mag);
+        free(x);
+        free(xq);
+        free(xh);
+        free(e);
+    }
+    omq_context_free(host);
+}
+
+static ts_rng rng;
+
+#define TYPE_TEST(T)                                                                               \
+    static void matmul_##T(void **state) {                                                         \
+        (void)state;                                                                               \
+        run_type(OMQ_TYPE_##T, &rng);                                                              \
+    }
+TYPE_TEST(F32)
+TYPE_TEST(F16)
+TYPE_TEST(Q4_0)
+TYPE_TEST(Q4_1)
+TYPE_TEST(Q5_0)
+TYPE_TEST(Q5_1)
+TYPE_TEST(Q8_0)
+TYPE_TEST(Q8_1)
+TYPE_TEST(Q2_K)
+TYPE_TEST(Q3_K)
+TYPE_TEST(Q4_K)
+TYPE_TEST(Q5_K)
+TYPE_TEST(Q6_K)
+TYPE_TEST(Q8_K)
+
+/* A call that must fail with `want`, leave a message, and queue nothing. */
+#define EXPECT_FAIL(ctx, want, call)                                                               \
+    do {                                                                                           \
+        assert_int_equal((call), (want));                                                          \
+        if (ctx) assert_true(strlen(omq_context_last_error(ctx)) > 0);                             \
+    } while (0)
+
+static void bad_input_on(omq_context *ctx) {
+    enum { R = 8, K = 256, N = 4 };
+    const omq_type Q4 = OMQ_TYPE_Q4_0, F32 = OMQ_TYPE_F32, F16 = OMQ_TYPE_F16;
+    const omq_algo A = OMQ_ALGO_AUTO;
+    uint8_t *w = ts_alloc(ctx, R * K * 4 + 64, 0);
+    uint8_t *x = ts_alloc(ctx, N * K * 4 + 64, 0);
+    float *y = ts_alloc(ctx, R * N * 4 + 64, 0xFF);
+    EXPECT_FAIL(NULL, OMQ_ERR_NULL, omq_matmul(NULL, Q4, w, R, K, F32, x, N, y, A));
+    EXPECT_FAIL(ctx, OMQ_ERR_NULL, omq_matmul(ctx, Q4, NULL, R, K, F32, x, N, y, A));
+    EXPECT_FAIL(ctx, OMQ_ERR_NULL, omq_matmul(ctx, Q4, w, R, K, F32, NULL, N, y, A));
+    EXPECT_FAIL(ctx, OMQ_ERR_NULL, omq_matmul(ctx, Q4, w, R, K, F32, x, N, NULL, A));
+    EXPECT_FAIL(ctx, OMQ_ERR_MISALIGNED, omq_matmul(ctx, Q4, w + 1, R, K, F32, x, N, y, A));
+    EXPECT_FAIL(ctx, OMQ_ERR_MISALIGNED, omq_matmul(ctx, OMQ_TYPE_Q8_K, w + 2, R, K, F32, x, N, y, A));
+    EXPECT_FAIL(ctx, OMQ_ERR_MISALIGNED, omq_matmul(ctx, F32, w + 2, R, K, F32, x, N, y, A));
+    EXPECT_FAIL(ctx, OMQ_ERR_MISALIGNED, omq_matmul(ctx, Q4, w, R, K, F32, x + 2, N, y, A));
+    EXPECT_FAIL(ctx, OMQ_ERR_MISALIGNED, omq_matmul(ctx, Q4, w, R, K, F16, x + 1, N, y, A));
+    EXPECT_FAIL(ctx, OMQ_ERR_MISALIGNED, omq_matmul(ctx, Q4, w, R, K, F32, x, N, (float *)((char *)y + 2), A));
+    EXPECT_FAIL(ctx, OMQ_ERR_UNKNOWN_TYPE, omq_matmul(ctx, (omq_type)4, w, R, K, F32, x, N, y, A));
+    EXPECT_FAIL(ctx, OMQ_ERR_UNKNOWN_TYPE, omq_matmul(ctx, (omq_type)-1, w, R, K, F32, x, N, y, A));
+    EXPECT_FAIL(ctx, OMQ_ERR_UNKNOWN_TYPE, omq_matmul(ctx, Q4, w, R, K, (omq_type)99, x, N, y, A));
+    EXPECT_FAIL(ctx, OMQ_ERR_UNSUPPORTED, omq_matmul(ctx, Q4, w, R, K, OMQ_TYPE_Q8_0, x, N, y, A));
+    EXPECT_FAIL(ctx, OMQ_ERR_UNSUPPORTED, omq_matmul(ctx, Q4, w, R, K, OMQ_TYPE_Q8_1, x, N, y, A));
+    EXPECT_FAIL(ctx, OMQ_ERR_INVALID_ARG, omq_matmul(ctx, Q4, w, R, K, F32, x, N, y, (omq_algo)5));
+    EXPECT_FAIL(ctx, OMQ_ERR_INVALID_ARG, omq_matmul(ctx, Q4, w, R, K, F32, x, N, y, (omq_algo)-1));
+    EXPECT_FAIL(ctx, OMQ_ERR_SHAPE, omq_matmul(ctx, Q4, w, R, 48, F32, x, N, y, A));
+    EXPECT_FAIL(ctx, OMQ_ERR_SHAPE, omq_matmul(ctx, OMQ_TYPE_Q4_K, w, R, 128, F32, x, N, y, OMQ_ALGO_MMVQ));
+    EXPECT_FAIL(ctx, OMQ_ERR_SHAPE, omq_matmul(ctx, OMQ_TYPE_Q6_K, w, R, 11008 + 32, F32, x, N, y, OMQ_ALGO_GEMM));
+    EXPECT_FAIL(ctx, OMQ_ERR_EMPTY, omq_matmul(ctx, Q4, w, 0, K, F32, x, N, y, A));
+    EXPECT_FAIL(ctx, OMQ_ERR_EMPTY, omq_matmul(ctx, Q4, w, R, 0, F32, x, N, y, A));
+    EXPECT_FAIL(ctx, OMQ_ERR_EMPTY, omq_matmul(ctx, Q4, w, R, K, F32, x, 0, y, A));
+    EXPECT_FAIL(ctx, OMQ_ERR_INVALID_ARG, omq_matmul(ctx, Q4, w, -R, K, F32, x, N, y, A));
+    EXPECT_FAIL(ctx, OMQ_ERR_INVALID_ARG, omq_matmul(ctx, Q4, w, R, -K, F32, x, N, y, A));
+    EXPECT_FAIL(ctx, OMQ_ERR_INVALID_ARG, omq_matmul(ctx, Q4, w, R, K, F32, x, -1, y, A));
+    EXPECT_FAIL(ctx, OMQ_ERR_OVERFLOW, omq_matmul(ctx, Q4, w, INT64_MAX / 32, K, F32, x, N, y, A));
+    EXPECT_FAIL(ctx, OMQ_ERR_OVERFLOW, omq_matmul(ctx, Q4, w, R, K, F32, x, INT64_MAX / 64, y, A));
+    EXPECT_FAIL(ctx, OMQ_ERR_OVERFLOW, omq_matmul(ctx, Q4, w, (int64_t)1 << 36, 32, F32, x, (int64_t)1 << 36, y, A));
+    for (int t = OMQ_TYPE_F32; t <= OMQ_TYPE_F16; ++t) {
+        EXPECT_FAIL(ctx, OMQ_ERR_UNSUPPORTED, omq_matmul(ctx, (omq_type)t, w, R, K, F32, x, N, y, OMQ_ALGO_MMVQ));
+        EXPECT_FAIL(ctx, OMQ_ERR_UNSUPPORTED, omq_matmul(ctx, (omq_type)t, w, R, K, F16, x, N, y, OMQ_ALGO_MMQ));
+    }
+    /* nothing above touched Y; a good call still works and clears the message */
+    assert_int_equal(omq_synchronize(ctx), OMQ_OK);
+    float host[R * N];
+    ts_download(ctx, host, y, sizeof host);
+    for (int k = 0; k < R * N; ++k) assert_true(isnan(host[k]));
+    assert_int_equal(omq_matmul(ctx, Q4, w, R, K, F32, x, N, y, OMQ_ALGO_MMQ), OMQ_OK);
+    assert_string_equal(omq_context_last_error(ctx), "");
+    assert_int_equal(omq_synchronize(ctx), OMQ_OK);
+    ts_download(ctx, host, y, sizeof host);
+    for (int k = 0; k < R * N; ++k) assert_true(host[k] == 0.0f); /* zero weights */
+
+    /* the queries check the same things */
+    omq_algo al;
+    size_t bytes;
+    EXPECT_FAIL(NULL, OMQ_ERR_NULL, omq_matmul_choose(NULL, Q4, R, K, N, &al));
+    EXPECT_FAIL(ctx, OMQ_ERR_NULL, omq_matmul_choose(ctx, Q4, R, K, N, NULL));
+    EXPECT_FAIL(ctx, OMQ_ERR_UNKNOWN_TYPE, omq_matmul_choose(ctx, (omq_type)5, R, K, N, &al));
+    EXPECT_FAIL(ctx, OMQ_ERR_SHAPE, omq_matmul_choose(ctx, Q4, R, 33, N, &al));
+    EXPECT_FAIL(ctx, OMQ_ERR_EMPTY, omq_matmul_choose(ctx, Q4, R, K, 0, &al));
+    EXPECT_FAIL(ctx, OMQ_ERR_INVALID_ARG, omq_matmul_choose(ctx, Q4, R, K, -3, &al));
+    EXPECT_FAIL(NULL, OMQ_ERR_NULL, omq_matmul_workspace_size(NULL, Q4, R, K, F32, N, A, &bytes));
+    EXPECT_FAIL(ctx, OMQ_ERR_NULL, omq_matmul_workspace_size(ctx, Q4, R, K, F32, N, A, NULL));
+    EXPECT_FAIL(ctx, OMQ_ERR_UNSUPPORTED, omq_matmul_workspace_size(ctx, F16, R, K, F32, N, OMQ_ALGO_MMQ, &bytes));
+    EXPECT_FAIL(ctx, OMQ_ERR_UNSUPPORTED, omq_matmul_workspace_size(ctx, Q4, R, K, OMQ_TYPE_Q4_0, N, A, &bytes));
+    EXPECT_FAIL(ctx, OMQ_ERR_INVALID_ARG, omq_matmul_workspace_size(ctx, Q4, R, K, F32, N, (omq_algo)9, &bytes));
+    ts_free(ctx, w);
+    ts_free(ctx, x);
+    ts_free(ctx, y);
+}
+
+static void bad_input(void **state) {
+    (void)state;
+    for (int d = 0; d < ts_device_count(); ++d) {
+        omq_context *ctx;
+        assert_int_equal(omq_context_create(&ctx, ts_device(d)), OMQ_OK);
+        bad_input_on(ctx);
+        omq_context_free(ctx);
+    }
+}
+
+/* The library prints nothing, failing calls included. */
+static void bad_input_is_silent(void **state) {
+    fflush(stdout);
+    fflush(stderr);
+    FILE *sink = tmpfile();
+    assert_non_null(sink);
+    const int out = dup(1), err = dup(2);
+    dup2(fileno(sink), 1);
+    dup2(fileno(sink), 2);
+    bad_input(state);
+    fflush(stdout);
+    fflush(stderr);
+    dup2(out, 1);
+    dup2(err, 2);
+    close(out);
+    close(err);
+    fseek(sink, 0, SEEK_END);
+    const long printed = ftell(sink);
+    fclose(sink);
+    assert_int_equal(printed, 0);
+}
+
+static void queries(void **state) {
+    (void)state;
+    omq_algo a;
+    for (int i = 0; i <= OMQ_ALGO_GEMM; ++i) {
+        const char *name = omq_algo_name((omq_algo)i);
+        assert_non_null(name);
+        assert_int_equal(omq_algo_from_name(name, &a), OMQ_OK);
+        assert_int_equal(a, i);
+        char upper[16];
+        for (size_t k = 0; k <= strlen(name); ++k) upper[k] = (char)(name[k] >= 'a' && name[k] <= 'z' ? name[k] - 32 : name[k]);
+        assert_int_equal(omq_algo_from_name(upper, &a), OMQ_OK);
+        assert_int_equal(a, i);
+    }
+    assert_null(omq_algo_name((omq_algo)5));
+    assert_null(omq_algo_name((omq_algo)-1));
+    assert_int_equal(omq_algo_from_name("mmvqx", &a), OMQ_ERR_INVALID_ARG);
+    assert_int_equal(omq_algo_from_name("", &a), OMQ_ERR_INVALID_ARG);
+    assert_int_equal(omq_algo_from_name(NULL, &a), OMQ_ERR_NULL);
+    assert_int_equal(omq_algo_from_name("gemm", NULL), OMQ_ERR_NULL);
+
+    static const int64_t ns[] = {1, 2, 8, 9, 64, 512, 4096};
+    for (int d = 0; d < ts_device_count(); ++d) {
+        omq_context *ctx;
+        assert_int_equal(omq_context_create(&ctx, ts_device(d)), OMQ_OK);
+        for (int t = 0; t < 16; ++t) {
+            if (!omq_type_is_valid(t)) continue;
+            const int64_t bs = omq_type_block_size((omq_type)t), K = 16 * bs;
+            for (size_t i = 0; i < sizeof ns / sizeof ns[0]; ++i) {
+                assert_int_equal(omq_matmul_choose(ctx, (omq_type)t, 300, K, ns[i], &a), OMQ_OK);
+                assert_true(a >= OMQ_ALGO_DMMV && a <= OMQ_ALGO_GEMM);
+                if (bs == 1) assert_true(a == OMQ_ALGO_DMMV || a == OMQ_ALGO_GEMM);
+                /* the workspace is what the documentation says, for AUTO and each algorithm */
+                for (int al = 0; al <= OMQ_ALGO_GEMM; ++al)
+                    for (int xt = OMQ_TYPE_F32; xt <= OMQ_TYPE_F16; ++xt) {
+                        size_t bytes = 1;
+                        const omq_status st = omq_matmul_workspace_size(ctx, (omq_type)t, 300, K, (omq_type)xt, ns[i],
+                                                                        (omq_algo)al, &bytes);
+                        const omq_algo eff = al == OMQ_ALGO_AUTO ? a : (omq_algo)al;
+                        if (bs == 1 && is_q8_1_algo(eff)) {
+                            assert_int_equal(st, OMQ_ERR_UNSUPPORTED);
+                            continue;
+                        }
+                        assert_int_equal(st, OMQ_OK);
+                        const size_t want = is_q8_1_algo(eff) ? (size_t)ns[i] * K / 32 * 36
+                                                              : xt == OMQ_TYPE_F16 ? (size_t)ns[i] * K * 4 : 0;
+                        assert_int_equal(bytes, want);
+                    }
+            }
+        }
+        /* on devices the Q8_1 kernels serve quantized weights */
+        if (ts_device(d) != OMQ_DEVICE_HOST) {
+            assert_int_equal(omq_matmul_choose(ctx, OMQ_TYPE_Q4_K, 4096, 4096, 1, &a), OMQ_OK);
+            assert_int_equal(a, OMQ_ALGO_MMVQ);
+            assert_int_equal(omq_matmul_choose(ctx, OMQ_TYPE_Q4_K, 4096, 4096, 512, &a), OMQ_OK);
+            assert_int_equal(a, OMQ_ALGO_MMQ);
+        }
+        omq_context_free(ctx);
+    }
+}
+
+/* mmvq/mmq quantize X as omq_quantize does: a block of X holding NaN or Inf is reported by the
+ * next omq_synchronize, the other rows of Y are as for clean input. */
+static void nonfinite_x(void **state) {
+    (void)state;
+    enum { R = 5, K = 64, N = 3 };
+    float w[R * K], x[N * K], clean[N * R], got[N * R];
+    for (int k = 0; k < R * K; ++k) w[k] = (float)((k * 7) % 13) - 6.0f;
+    for (int k = 0; k < N * K; ++k) x[k] = (float)((k * 5) % 11) - 5.0f;
+    for (int d = 0; d < ts_device_count(); ++d) {
+        omq_context *ctx;
+        assert_int_equal(omq_context_create(&ctx, ts_device(d)), OMQ_OK);
+        void *dq = ts_alloc(ctx, R * K / 32 * 18, 0);
+        float *dw = ts_upload(ctx, w, sizeof w);
+        assert_int_equal(omq_quantize(ctx, OMQ_TYPE_Q4_0, dw, dq, R, K, NULL), OMQ_OK);
+        for (int a = OMQ_ALGO_MMVQ; a <= OMQ_ALGO_MMQ; ++a) {
+            float *dx = ts_upload(ctx, x, sizeof x), *dy = ts_alloc(ctx, sizeof got, 0xFF);
+            assert_int_equal(omq_matmul(ctx, OMQ_TYPE_Q4_0, dq, R, K, OMQ_TYPE_F32, dx, N, dy, (omq_algo)a), OMQ_OK);
+            assert_int_equal(omq_synchronize(ctx), OMQ_OK);
+            ts_download(ctx, clean, dy, sizeof clean);
+            float bad[N * K];
+            memcpy(bad, x, sizeof x);
+            bad[K + 40] = a == OMQ_ALGO_MMVQ ? __builtin_nanf("") : __builtin_inff();
+            ts_free(ctx, dx);
+            dx = ts_upload(ctx, bad, sizeof bad);
+            assert_int_equal(omq_matmul(ctx, OMQ_TYPE_Q4_0, dq, R, K, OMQ_TYPE_F32, dx, N, dy, (omq_algo)a), OMQ_OK);
+            assert_int_equal(omq_synchronize(ctx), OMQ_ERR_NONFINITE);
+            assert_true(strlen(omq_context_last_error(ctx)) > 0);
+            assert_int_equal(omq_synchronize(ctx), OMQ_OK);
+            ts_download(ctx, got, dy, sizeof got);
+            for (int o = 0; o < N * R; ++o) {
+                assert_true(isfinite(got[o]));
+                if (o / R != 1) assert_true(got[o] == clean[o]); /* other columns of X unaffected */
+            }
+            ts_free(ctx, dx);
+            ts_free(ctx, dy);
+        }
+        ts_free(ctx, dq);
+        ts_free(ctx, dw);
+        omq_context_free(ctx);
+    }
+}
+
+int main(void) {
+    rng = ts_rng_seeded();
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(queries),     cmocka_unit_test(bad_input),   cmocka_unit_test(bad_input_is_silent),
+        cmocka_unit_test(nonfinite_x), cmocka_unit_test(matmul_F32),  cmocka_unit_test(matmul_F16),
+        cmocka_unit_test(matmul_Q4_0), cmocka_unit_test(matmul_Q4_1), cmocka_unit_test(matmul_Q5_0),
+        cmocka_unit_test(matmul_Q5_1), cmocka_unit_test(matmul_Q8_0), cmocka_unit_test(matmul_Q8_1),
+        cmocka_unit_test(matmul_Q2_K), cmocka_unit_test(matmul_Q3_K), cmocka_unit_test(matmul_Q4_K),
+        cmocka_unit_test(matmul_Q5_K), cmocka_unit_test(matmul_Q6_K), cmocka_unit_test(matmul_Q8_K),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
