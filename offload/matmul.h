@@ -11,15 +11,20 @@
  * kernels.h, each with a host form (loops blocked for caches and SIMD) and a target form
  * (teams and lanes, shaped for GPUs; also what the host fallback runs).
  *
- * Target forms use "virtual lanes": a team's work is a `parallel for` over a fixed number of
- * lane indices, so every lane's work is done whatever number of threads the runtime gives a
- * team (a GPU gives one thread per lane; the host fallback gives a few threads, each running
- * many lanes). Partial results go through team-shared arrays declared in the teams region,
- * never through reduction clauses, and no lane waits for another inside a `parallel for`.
- * The lane count goes in thread_limit only, never in num_threads: a host fallback honours
- * num_threads (libgomp started 128 threads per region on 2 cores). */
+ * Target forms are one `target teams` region holding one `parallel` region (the shape GPUs
+ * run in SPMD mode, and that keeps the device link fast): a team walks tiles of Y (tile t,
+ * t + number of teams, ...), and within a tile its threads walk "lanes" (lane l, l + number
+ * of threads, ...), phases separated by barriers. So every lane's work is done whatever
+ * number of threads the runtime gives a team (a GPU gives one per lane; the host fallback a
+ * few, each running many lanes), and every thread meets every barrier. Partial results go
+ * through team-shared arrays declared in the teams region, never through reduction clauses.
+ * Lane counts go in thread_limit only, never in num_threads: a host fallback honours
+ * num_threads (libgomp started 128 threads per region on 2 cores). The host fallback gets
+ * one team (omq_mm_teams), a GPU one team per tile. */
 #ifndef OMQ_MATMUL_H
 #define OMQ_MATMUL_H
+
+#include <omp.h>
 
 #include "codec.h"
 
@@ -181,6 +186,18 @@ static inline int omq_mm_lanes_per_row(int64_t nb) {
 
 #pragma omp end declare target
 
+/* Teams for `tiles` tiles on OpenMP device `dev`: one per tile on a GPU (up to a cap the
+ * tile loops stride past), one on the host fallback, whose teams would each be a thread
+ * group of their own. */
+static inline int omq_mm_teams(int dev, int64_t tiles) {
+    if (dev == omp_get_initial_device()) return 1;
+    return (int)(tiles < 65536 ? tiles : 65536);
+}
+
+/* the thread's first lane and stride, inside the parallel region */
+#define OMQ_MM_THREAD const int th_ = omp_get_thread_num(), nth_ = omp_get_num_threads()
+#define OMQ_MM_BARRIER _Pragma("omp barrier")
+
 /* ------------------------------------------------------------------ row kernels
  * Target form: a team per rpt rows, lpr lanes per row (rpt * lpr = OMQ_MM_LANES); lane l
  * takes blocks l % lpr, + lpr, ... of its row, so neighbouring lanes read neighbouring blocks
@@ -188,38 +205,45 @@ static inline int omq_mm_lanes_per_row(int64_t nb) {
  * sums in the team's part[]; a second loop adds each row's lpr sums in lane order and
  * writes Y (neighbouring lanes write neighbouring rows of one column of Y).
  * ACC(T, BS, r, b, c0, nc, acc) adds W block b of row r times columns c0.. c0+nc-1 of X to acc. */
-#define OMQ_MM_ROWS_TARGET(ex, W, X, Y, rows, nb, n, ACC, T, BS)                                      \
+#define OMQ_MM_ROWS_TARGET(ex, W, X, Y, rows, nb, n, ACC, T, BS)                              \
     do {                                                                                        \
         const int lpr_ = omq_mm_lanes_per_row(nb), rpt_ = OMQ_MM_LANES / lpr_;                 \
-        const int64_t nteams_ = ((rows) + rpt_ - 1) / rpt_;                                     \
-        const int dev_ = (ex)->device;                                                          \
+        const int64_t ntiles_ = ((rows) + rpt_ - 1) / rpt_;                                     \
+        const int dev_ = (ex)->device, nteams_ = omq_mm_teams(dev_, ntiles_);                   \
         char *q_ = (ex)->queue;                                                                 \
         (void)q_;                                                                               \
-        OMQ_PRAGMA(omp target teams distribute device(dev_) thread_limit(OMQ_MM_LANES)          \
-                   is_device_ptr(W, X, Y) OMQ_ASYNC(q_))                                        \
-        for (int64_t tm_ = 0; tm_ < nteams_; ++tm_) {                                           \
+        OMQ_PRAGMA(omp target teams num_teams(nteams_) thread_limit(OMQ_MM_LANES)               \
+                   device(dev_) is_device_ptr(W, X, Y) OMQ_ASYNC(q_))                           \
+        {                                                                                       \
             float part_[OMQ_MM_LANES * OMQ_MM_NC];                                              \
-            for (int64_t c0_ = 0; c0_ < (n); c0_ += OMQ_MM_NC) {                                \
-                const int nc_ = (int)OMQ_MM_MIN((n) - c0_, OMQ_MM_NC);                          \
-                _Pragma("omp parallel for")                          \
-                for (int l_ = 0; l_ < OMQ_MM_LANES; ++l_) {                                     \
-                    const int64_t r_ = tm_ * rpt_ + l_ / lpr_;                                  \
-                    float acc_[OMQ_MM_NC] = {0, 0, 0, 0, 0, 0, 0, 0};                           \
-                    if (r_ < (rows))                                                            \
-                        for (int64_t b_ = l_ % lpr_; b_ < (nb); b_ += lpr_)                     \
-                            ACC(T, BS, r_, b_, c0_, nc_, acc_);                                      \
-                    for (int c_ = 0; c_ < OMQ_MM_NC; ++c_)                                      \
-                        part_[l_ * OMQ_MM_NC + c_] = acc_[c_];                                  \
-                }                                                                               \
-                _Pragma("omp parallel for")                          \
-                for (int o_ = 0; o_ < rpt_ * nc_; ++o_) {                                       \
-                    const int rr_ = o_ % rpt_, c_ = o_ / rpt_;                                  \
-                    const int64_t r_ = tm_ * rpt_ + rr_;                                        \
-                    if (r_ < (rows)) {                                                          \
-                        float s_ = 0;                                                           \
-                        for (int sl_ = 0; sl_ < lpr_; ++sl_)                                    \
-                            s_ += part_[(rr_ * lpr_ + sl_) * OMQ_MM_NC + c_];                   \
-                        Y[(c0_ + c_) * (rows) + r_] = s_;                                       \
+            _Pragma("omp parallel")                                                             \
+            {                                                                                   \
+                OMQ_MM_THREAD;                                                                  \
+                for (int64_t tm_ = omp_get_team_num(); tm_ < ntiles_;                           \
+                     tm_ += omp_get_num_teams()) {                                              \
+                    for (int64_t c0_ = 0; c0_ < (n); c0_ += OMQ_MM_NC) {                        \
+                        const int nc_ = (int)OMQ_MM_MIN((n) - c0_, OMQ_MM_NC);                  \
+                        for (int l_ = th_; l_ < OMQ_MM_LANES; l_ += nth_) {                     \
+                            const int64_t r_ = tm_ * rpt_ + l_ / lpr_;                          \
+                            float acc_[OMQ_MM_NC] = {0, 0, 0, 0, 0, 0, 0, 0};                   \
+                            if (r_ < (rows))                                                    \
+                                for (int64_t b_ = l_ % lpr_; b_ < (nb); b_ += lpr_)             \
+                                    ACC(T, BS, r_, b_, c0_, nc_, acc_);                         \
+                            for (int c_ = 0; c_ < OMQ_MM_NC; ++c_)                              \
+                                part_[l_ * OMQ_MM_NC + c_] = acc_[c_];                          \
+                        }                                                                       \
+                        OMQ_MM_BARRIER;                                                         \
+                        for (int o_ = th_; o_ < rpt_ * nc_; o_ += nth_) {                       \
+                            const int rr_ = o_ % rpt_, c_ = o_ / rpt_;                          \
+                            const int64_t r_ = tm_ * rpt_ + rr_;                                \
+                            if (r_ < (rows)) {                                                  \
+                                float s_ = 0;                                                   \
+                                for (int sl_ = 0; sl_ < lpr_; ++sl_)                            \
+                                    s_ += part_[(rr_ * lpr_ + sl_) * OMQ_MM_NC + c_];           \
+                                Y[(c0_ + c_) * (rows) + r_] = s_;                               \
+                            }                                                                   \
+                        }                                                                       \
+                        OMQ_MM_BARRIER; /* part_ is rewritten next */                           \
                     }                                                                           \
                 }                                                                               \
             }                                                                                   \
@@ -331,52 +355,63 @@ static inline int omq_mm_lanes_per_row(int64_t nb) {
             return;                                                                             \
         }                                                                                       \
         const int64_t nrt = (rows + OMQ_MMQ_TR - 1) / OMQ_MMQ_TR;                               \
-        const int64_t nct = (n + OMQ_MMQ_TC - 1) / OMQ_MMQ_TC;                                  \
-        const int dev = ex->device;                                                             \
+        const int64_t nct = (n + OMQ_MMQ_TC - 1) / OMQ_MMQ_TC, ntiles = nrt * nct;              \
+        const int dev = ex->device, nteams = omq_mm_teams(dev, ntiles);                         \
         char *q = ex->queue;                                                                    \
         (void)q;                                                                                \
-        OMQ_PRAGMA(omp target teams distribute device(dev) thread_limit(OMQ_MMQ_LANES)         \
+        OMQ_PRAGMA(omp target teams num_teams(nteams) thread_limit(OMQ_MMQ_LANES) device(dev)   \
                    is_device_ptr(W, X, Y) OMQ_ASYNC(q))                                         \
-        for (int64_t t = 0; t < nrt * nct; ++t) {                                               \
+        {                                                                                       \
             BLOCK ws[OMQ_MMQ_TR * KB];                                                          \
             omq_block_q8_1 xs[OMQ_MMQ_TC * OMQ_MM_KQ];                                          \
             float acc[OMQ_MMQ_TR * OMQ_MMQ_TC];                                                 \
-            const int64_t r0 = (t % nrt) * OMQ_MMQ_TR, c0 = (t / nrt) * OMQ_MMQ_TC;             \
-            const int tr = (int)OMQ_MM_MIN(rows - r0, OMQ_MMQ_TR);                              \
-            const int tc = (int)OMQ_MM_MIN(n - c0, OMQ_MMQ_TC);                                 \
-            _Pragma("omp parallel for")                             \
-            for (int o = 0; o < OMQ_MMQ_TR * OMQ_MMQ_TC; ++o) acc[o] = 0;                       \
-            for (int64_t b0 = 0; b0 < nb; b0 += KB) {                                           \
-                const int kb = (int)OMQ_MM_MIN(nb - b0, KB);                                    \
-                _Pragma("omp parallel for")                         \
-                for (int u = 0; u < OMQ_MMQ_TR * KB + OMQ_MMQ_TC * OMQ_MM_KQ; ++u) {            \
-                    if (u < OMQ_MMQ_TR * KB) {                                                  \
-                        const int r = u / KB, b = u % KB;                                       \
-                        if (r < tr && b < kb) ws[u] = W[(r0 + r) * nb + b0 + b];                \
-                    } else {                                                                    \
-                        const int v = u - OMQ_MMQ_TR * KB;                                      \
-                        const int c = v / OMQ_MM_KQ, g = v % OMQ_MM_KQ;                         \
-                        if (c < tc && g < kb * XPB) xs[v] = X[(c0 + c) * nbx + b0 * XPB + g];   \
+            _Pragma("omp parallel")                                                             \
+            {                                                                                   \
+                OMQ_MM_THREAD;                                                                  \
+                for (int64_t t = omp_get_team_num(); t < ntiles; t += omp_get_num_teams()) {    \
+                    const int64_t r0 = (t % nrt) * OMQ_MMQ_TR, c0 = (t / nrt) * OMQ_MMQ_TC;     \
+                    const int tr = (int)OMQ_MM_MIN(rows - r0, OMQ_MMQ_TR);                      \
+                    const int tc = (int)OMQ_MM_MIN(n - c0, OMQ_MMQ_TC);                         \
+                    for (int o = th_; o < OMQ_MMQ_TR * OMQ_MMQ_TC; o += nth_) acc[o] = 0;       \
+                    for (int64_t b0 = 0; b0 < nb; b0 += KB) {                                   \
+                        const int kb = (int)OMQ_MM_MIN(nb - b0, KB);                            \
+                        OMQ_MM_BARRIER; /* the previous step is done with ws, xs */             \
+                        for (int u = th_; u < OMQ_MMQ_TR * KB + OMQ_MMQ_TC * OMQ_MM_KQ;         \
+                             u += nth_) {                                                       \
+                            if (u < OMQ_MMQ_TR * KB) {                                          \
+                                const int r = u / KB, b = u % KB;                               \
+                                if (r < tr && b < kb) ws[u] = W[(r0 + r) * nb + b0 + b];        \
+                            } else {                                                            \
+                                const int v = u - OMQ_MMQ_TR * KB;                              \
+                                const int c = v / OMQ_MM_KQ, g = v % OMQ_MM_KQ;                 \
+                                if (c < tc && g < kb * XPB)                                     \
+                                    xs[v] = X[(c0 + c) * nbx + b0 * XPB + g];                   \
+                            }                                                                   \
+                        }                                                                       \
+                        OMQ_MM_BARRIER;                                                         \
+                        for (int l = th_; l < OMQ_MMQ_LANES; l += nth_) {                       \
+                            const int r = l / (OMQ_MMQ_TC / OMQ_MMQ_CG);                        \
+                            const int cg = (l % (OMQ_MMQ_TC / OMQ_MMQ_CG)) * OMQ_MMQ_CG;        \
+                            const int ncl = OMQ_MM_MIN(tc - cg, OMQ_MMQ_CG);                    \
+                            if (r < tr && ncl > 0) {                                            \
+                                float a[OMQ_MMQ_CG] = {0, 0, 0, 0, 0, 0, 0, 0};                 \
+                                for (int b = 0; b < kb; ++b)                                    \
+                                    T##_vec_dot_q8_1(&ws[r * KB + b],                           \
+                                                     &xs[cg * OMQ_MM_KQ + b * XPB], OMQ_MM_KQ,  \
+                                                     ncl, a);                                   \
+                                for (int c = 0; c < ncl; ++c)                                   \
+                                    acc[r * OMQ_MMQ_TC + cg + c] += a[c];                       \
+                            }                                                                   \
+                        }                                                                       \
                     }                                                                           \
-                }                                                                               \
-                _Pragma("omp parallel for")                         \
-                for (int l = 0; l < OMQ_MMQ_LANES; ++l) {                                       \
-                    const int r = l / (OMQ_MMQ_TC / OMQ_MMQ_CG);                                \
-                    const int cg = (l % (OMQ_MMQ_TC / OMQ_MMQ_CG)) * OMQ_MMQ_CG;                \
-                    const int ncl = OMQ_MM_MIN(tc - cg, OMQ_MMQ_CG);                            \
-                    if (r < tr && ncl > 0) {                                                    \
-                        float a[OMQ_MMQ_CG] = {0, 0, 0, 0, 0, 0, 0, 0};                         \
-                        for (int b = 0; b < kb; ++b)                                            \
-                            T##_vec_dot_q8_1(&ws[r * KB + b], &xs[cg * OMQ_MM_KQ + b * XPB],    \
-                                             OMQ_MM_KQ, ncl, a);                                \
-                        for (int c = 0; c < ncl; ++c) acc[r * OMQ_MMQ_TC + cg + c] += a[c];     \
+                    OMQ_MM_BARRIER;                                                             \
+                    for (int o = th_; o < OMQ_MMQ_TR * OMQ_MMQ_TC; o += nth_) {                 \
+                        const int r = o % OMQ_MMQ_TR, c = o / OMQ_MMQ_TR;                       \
+                        if (r < tr && c < tc)                                                   \
+                            Y[(c0 + c) * rows + r0 + r] = acc[r * OMQ_MMQ_TC + c];              \
                     }                                                                           \
+                    OMQ_MM_BARRIER; /* acc is zeroed next */                                    \
                 }                                                                               \
-            }                                                                                   \
-            _Pragma("omp parallel for")                             \
-            for (int o = 0; o < OMQ_MMQ_TR * OMQ_MMQ_TC; ++o) {                                 \
-                const int r = o % OMQ_MMQ_TR, c = o / OMQ_MMQ_TR;                               \
-                if (r < tr && c < tc) Y[(c0 + c) * rows + r0 + r] = acc[r * OMQ_MMQ_TC + c];    \
             }                                                                                   \
         }                                                                                       \
     }
@@ -422,48 +457,56 @@ static inline int omq_mm_lanes_per_row(int64_t nb) {
             return;                                                                             \
         }                                                                                       \
         const int64_t nrt = (rows + OMQ_GEMM_TR - 1) / OMQ_GEMM_TR;                             \
-        const int64_t nct = (n + OMQ_GEMM_TC - 1) / OMQ_GEMM_TC;                                \
-        const int dev = ex->device;                                                             \
+        const int64_t nct = (n + OMQ_GEMM_TC - 1) / OMQ_GEMM_TC, ntiles = nrt * nct;            \
+        const int dev = ex->device, nteams = omq_mm_teams(dev, ntiles);                         \
         char *q = ex->queue;                                                                    \
         (void)q;                                                                                \
-        OMQ_PRAGMA(omp target teams distribute device(dev) thread_limit(OMQ_GEMM_LANES)         \
+        OMQ_PRAGMA(omp target teams num_teams(nteams) thread_limit(OMQ_GEMM_LANES) device(dev)  \
                    is_device_ptr(W, X, Y) OMQ_ASYNC(q))                                         \
-        for (int64_t t = 0; t < nrt * nct; ++t) {                                               \
+        {                                                                                       \
             float ws[OMQ_GEMM_TR * OMQ_MM_KC];                                                  \
             float xs[OMQ_GEMM_TC * OMQ_MM_KC];                                                  \
             float acc[OMQ_GEMM_TR * OMQ_GEMM_TC];                                               \
-            const int64_t r0 = (t % nrt) * OMQ_GEMM_TR, c0 = (t / nrt) * OMQ_GEMM_TC;           \
-            const int tr = (int)OMQ_MM_MIN(rows - r0, OMQ_GEMM_TR);                             \
-            const int tc = (int)OMQ_MM_MIN(n - c0, OMQ_GEMM_TC);                                \
-            _Pragma("omp parallel for")                            \
-            for (int o = 0; o < OMQ_GEMM_TR * OMQ_GEMM_TC; ++o) acc[o] = 0;                     \
-            for (int64_t b0 = 0; b0 < nb; b0 += KB) {                                           \
-                const int kb = (int)OMQ_MM_MIN(nb - b0, KB), len = kb * (BS);                   \
-                _Pragma("omp parallel for")                        \
-                for (int u = 0; u < OMQ_GEMM_TR * KB + OMQ_GEMM_TC * OMQ_MM_KC; ++u) {          \
-                    if (u < OMQ_GEMM_TR * KB) {                                                 \
-                        const int r = u / KB, b = u % KB;                                       \
-                        if (r < tr && b < kb)                                                   \
-                            T##_dequantize_block(W + (r0 + r) * nb + b0 + b,                    \
-                                                 ws + r * OMQ_MM_KC + b * (BS));                \
-                    } else {                                                                    \
-                        const int v = u - OMQ_GEMM_TR * KB;                                     \
-                        const int c = v / OMQ_MM_KC, k = v % OMQ_MM_KC;                         \
-                        if (c < tc && k < len) xs[v] = X[(c0 + c) * K + b0 * (BS) + k];         \
+            _Pragma("omp parallel")                                                             \
+            {                                                                                   \
+                OMQ_MM_THREAD;                                                                  \
+                for (int64_t t = omp_get_team_num(); t < ntiles; t += omp_get_num_teams()) {    \
+                    const int64_t r0 = (t % nrt) * OMQ_GEMM_TR, c0 = (t / nrt) * OMQ_GEMM_TC;   \
+                    const int tr = (int)OMQ_MM_MIN(rows - r0, OMQ_GEMM_TR);                     \
+                    const int tc = (int)OMQ_MM_MIN(n - c0, OMQ_GEMM_TC);                        \
+                    for (int o = th_; o < OMQ_GEMM_TR * OMQ_GEMM_TC; o += nth_) acc[o] = 0;     \
+                    for (int64_t b0 = 0; b0 < nb; b0 += KB) {                                   \
+                        const int kb = (int)OMQ_MM_MIN(nb - b0, KB), len = kb * (BS);           \
+                        OMQ_MM_BARRIER; /* the previous step is done with ws, xs */             \
+                        for (int u = th_; u < OMQ_GEMM_TR * KB + OMQ_GEMM_TC * OMQ_MM_KC;       \
+                             u += nth_) {                                                       \
+                            if (u < OMQ_GEMM_TR * KB) {                                         \
+                                const int r = u / KB, b = u % KB;                               \
+                                if (r < tr && b < kb)                                           \
+                                    T##_dequantize_block(W + (r0 + r) * nb + b0 + b,            \
+                                                         ws + r * OMQ_MM_KC + b * (BS));        \
+                            } else {                                                            \
+                                const int v = u - OMQ_GEMM_TR * KB;                             \
+                                const int c = v / OMQ_MM_KC, k = v % OMQ_MM_KC;                 \
+                                if (c < tc && k < len) xs[v] = X[(c0 + c) * K + b0 * (BS) + k]; \
+                            }                                                                   \
+                        }                                                                       \
+                        OMQ_MM_BARRIER;                                                         \
+                        for (int o = th_; o < OMQ_GEMM_TR * OMQ_GEMM_TC; o += nth_) {           \
+                            const int r = o % OMQ_GEMM_TR, c = o / OMQ_GEMM_TR;                 \
+                            if (r < tr && c < tc)                                               \
+                                omq_mm_fdot_cols(ws + r * OMQ_MM_KC, len, xs + c * OMQ_MM_KC,   \
+                                                 0, 1, &acc[r * OMQ_GEMM_TC + c]);              \
+                        }                                                                       \
                     }                                                                           \
+                    OMQ_MM_BARRIER;                                                             \
+                    for (int o = th_; o < OMQ_GEMM_TR * OMQ_GEMM_TC; o += nth_) {               \
+                        const int r = o % OMQ_GEMM_TR, c = o / OMQ_GEMM_TR;                     \
+                        if (r < tr && c < tc)                                                   \
+                            Y[(c0 + c) * rows + r0 + r] = acc[r * OMQ_GEMM_TC + c];             \
+                    }                                                                           \
+                    OMQ_MM_BARRIER; /* acc is zeroed next */                                    \
                 }                                                                               \
-                _Pragma("omp parallel for")                        \
-                for (int o = 0; o < OMQ_GEMM_TR * OMQ_GEMM_TC; ++o) {                           \
-                    const int r = o % OMQ_GEMM_TR, c = o / OMQ_GEMM_TR;                         \
-                    if (r < tr && c < tc)                                                       \
-                        omq_mm_fdot_cols(ws + r * OMQ_MM_KC, len, xs + c * OMQ_MM_KC, 0, 1,     \
-                                         &acc[r * OMQ_GEMM_TC + c]);                            \
-                }                                                                               \
-            }                                                                                   \
-            _Pragma("omp parallel for")                            \
-            for (int o = 0; o < OMQ_GEMM_TR * OMQ_GEMM_TC; ++o) {                               \
-                const int r = o % OMQ_GEMM_TR, c = o / OMQ_GEMM_TR;                             \
-                if (r < tr && c < tc) Y[(c0 + c) * rows + r0 + r] = acc[r * OMQ_GEMM_TC + c];   \
             }                                                                                   \
         }                                                                                       \
     }

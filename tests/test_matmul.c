@@ -106,7 +106,7 @@ static void random_weights(ts_rng *r, omq_type t, uint8_t *w, int64_t rows, int6
     const int64_t nblocks = rows * (K / bs);
     if (t == OMQ_TYPE_F32 || t == OMQ_TYPE_F16) {
         for (int64_t i = 0; i < nblocks; ++i) {
-            const float v = ts_gauss(r);
+            const float v = ts_uniform(r, -2, 2);
             if (t == OMQ_TYPE_F32) memcpy(w + 4 * i, &v, 4);
             else put16(w + 2 * i, v);
         }
@@ -228,9 +228,9 @@ static void run_type(omq_type t, ts_rng *rng) {
         dequantize_host(host, t, w, wv, rows, K);
         weight_magnitudes(host, t, w, wv, mag, rows, K);
 
-        /* X: Gaussian at a random scale; some 32-value blocks all zero (Q8_1's d = 0) */
+        /* X: uniform at a random scale; some 32-value blocks all zero (Q8_1's d = 0) */
         const float sigma = powf(10.0f, ts_uniform(rng, -1, 1));
-        for (int64_t k = 0; k < n * K; ++k) x[k] = sigma * ts_gauss(rng);
+        for (int64_t k = 0; k < n * K; ++k) x[k] = ts_uniform(rng, -sigma, sigma);
         if (K % 32 == 0)
             for (int64_t b = 0; b < n * K / 32; ++b)
                 if (ts_next(rng) % 16 == 0) memset(x + 32 * b, 0, 32 * sizeof(float));
