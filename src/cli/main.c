@@ -8,6 +8,7 @@ int cmd_info(int argc, char **argv);
 int cmd_quantize(int argc, char **argv);
 int cmd_dequantize(int argc, char **argv);
 int cmd_roundtrip(int argc, char **argv);
+int cmd_matmul(int argc, char **argv);
 
 static const struct {
     const char *name;
@@ -18,6 +19,7 @@ static const struct {
     {"quantize", cmd_quantize, "float32 file -> quantized blocks"},
     {"dequantize", cmd_dequantize, "quantized blocks -> float32 / float16 file"},
     {"roundtrip", cmd_roundtrip, "quantize + dequantize random data: error and throughput"},
+    {"matmul", cmd_matmul, "Y = X W^T: quantized weights times float32/float16 activations"},
 };
 
 static void usage(FILE *f) {
