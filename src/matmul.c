@@ -36,20 +36,25 @@ typedef struct {
 
 static int is_quantized(const omq_type_traits *t) { return t->mmvq != NULL; }
 
-/* OMQ_ALGO_AUTO. On devices (and their host fallback): the Q8_1 kernels for quantized
- * weights, as ggml's GPU backends, mmvq up to 8 columns (its per-lane sums; each pass over W
- * serves 8 columns) and mmq beyond; F32/F16 weights go dmmv then gemm at the same point.
- * On host threads the measured crossovers (docs/kernels.md) are taken. */
+/* OMQ_ALGO_AUTO (docs/kernels.md has the measurements behind it).
+ * Devices (and their host fallback, which runs the same kernels): the Q8_1 kernels for
+ * quantized weights, as ggml's GPU backends, mmvq up to 8 columns (one pass of its per-lane
+ * sums covers 8 columns, so W is read once) and mmq beyond; F32/F16 weights take dmmv and
+ * gemm at the same point.
+ * Host threads (SSE2 baseline builds): mmvq wins or ties up to 2 columns; from 3 columns the
+ * float kernels are as fast or faster (the integer dot products lack the x86 instructions
+ * that would make them cheap without -march), and they carry no quantization error of X. */
 static omq_algo choose(const omq_context *ctx, const omq_type_traits *w, int64_t rows,
                        int64_t K, int64_t n) {
     (void)rows;
     (void)K;
+    const int quantized = is_quantized(w);
     if (ctx->exec.kind == OMQ_EXEC_TARGET) {
-        if (!is_quantized(w)) return n <= 8 ? OMQ_ALGO_DMMV : OMQ_ALGO_GEMM;
-        return n <= 8 ? OMQ_ALGO_MMVQ : OMQ_ALGO_MMQ;
+        if (n <= 8) return quantized ? OMQ_ALGO_MMVQ : OMQ_ALGO_DMMV;
+        return quantized ? OMQ_ALGO_MMQ : OMQ_ALGO_GEMM;
     }
-    if (!is_quantized(w)) return n <= 8 ? OMQ_ALGO_DMMV : OMQ_ALGO_GEMM;
-    return n <= 8 ? OMQ_ALGO_MMVQ : OMQ_ALGO_MMQ;
+    if (quantized && n <= 2) return OMQ_ALGO_MMVQ;
+    return n <= 8 ? OMQ_ALGO_DMMV : OMQ_ALGO_GEMM;
 }
 
 /* Everything but the pointers. xtype may be -1 (not known: the query of the choice). */
