@@ -22,19 +22,15 @@
 #define OMQ_PRAGMA(x) OMQ_PRAGMA_(x) /* two levels: macros in x expand first */
 #define OMQ_PRAGMA_(x) _Pragma(#x)
 
-/* Target regions are queued as deferred target tasks (nowait), ordered by the context's
- * dependence object. Not with gcc: libgomp was seen to deadlock now and then (about one run
- * in ten of the golden test) in a later host parallel region after host-fallback target
- * tasks; LLVM's libomp ran the same test 300 times cleanly. gcc builds run them synchronously. */
-#if defined(__clang__)
-#define OMQ_ASYNC(q) nowait depend(inout : q[0])
-#else
-#define OMQ_ASYNC(q)
-#endif
-
 /* for (int64_t i = 0; i < n; ++i) { body } on host threads, or as one target region on the
- * exec's device queued behind the context's earlier work. `ptrs` is the parenthesised list
- * of every pointer the body dereferences (they are device pointers there). */
+ * exec's device. `ptrs` is the parenthesised list of every pointer the body dereferences
+ * (they are device pointers there).
+ *
+ * Target regions are synchronous, never `nowait`: LLVM 19's libomp fails an assertion
+ * (new_gtid <= __kmp_hidden_helper_threads_num) when hidden-helper tasks, which `target
+ * nowait` creates, coexist with application threads that start and end, and a library does
+ * not choose its host's threads. Asynchrony comes from the device layer instead: stream
+ * executor threads run the regions while callers go on. */
 #define OMQ_PARALLEL_FOR(ex, n, i, ptrs, ...)                                                   \
     do {                                                                                        \
         const int64_t omq_n_ = (n);                                                             \
@@ -43,10 +39,8 @@
             for (int64_t i = 0; i < omq_n_; ++i) { __VA_ARGS__ }                                \
         } else {                                                                                \
             const int omq_dev_ = (ex)->device;                                                  \
-            char *omq_q_ = (ex)->queue;                                                         \
-            (void)omq_q_; /* gcc does not count uses in depend clauses */                       \
             OMQ_PRAGMA(omp target teams distribute parallel for device(omq_dev_)                \
-                       is_device_ptr ptrs OMQ_ASYNC(omq_q_))                     \
+                       is_device_ptr ptrs)                                                      \
             for (int64_t i = 0; i < omq_n_; ++i) { __VA_ARGS__ }                                \
         }                                                                                       \
     } while (0)
@@ -112,10 +106,8 @@ static inline void omq_latch_fault(int *fault, int code) {
             }                                                                                   \
         } else {                                                                                \
             const int dev = ex->device;                                                         \
-            char *q = ex->queue;                                                                \
-            (void)q;                                                                            \
             OMQ_PRAGMA(omp target teams distribute device(dev)                                  \
-                       is_device_ptr(src, y, imatrix, fault) OMQ_ASYNC(q))                      \
+                       is_device_ptr(src, y, imatrix, fault))                                   \
             for (int64_t r = 0; r < rows; ++r) {                                                \
                 const float *xr = src + r * cols;                                               \
                 float sum = 0.0f;                                                               \

@@ -1,9 +1,9 @@
 /* The interface between the framework (src/) and the kernels (offload/).
  *
- * A kernel entry point runs its loop either on host threads or as a target region on
- * an OpenMP device, queued (nowait) behind the context's earlier work; which one is
- * decided by the omq_exec it is given, never by the kernel. Entry points never fail:
- * the framework validates every argument before calling them. */
+ * A kernel entry point runs its loop either on host threads or as a (synchronous) target
+ * region on an OpenMP device; which one is decided by the omq_exec it is given, never by
+ * the kernel. The device layer calls entry points in stream order. Entry points never
+ * fail: the framework validates every argument before calling them. */
 #ifndef OMQ_KERNELS_H
 #define OMQ_KERNELS_H
 
@@ -17,7 +17,6 @@ typedef enum omq_exec_kind {
 typedef struct omq_exec {
     omq_exec_kind kind;
     int device; /* OpenMP device number, for OMQ_EXEC_TARGET */
-    char *queue; /* dependence object: target tasks of one context run in issue order */
     int *fault; /* one int in `device` memory where kernels latch a deferred error */
 } omq_exec;
 

@@ -2,6 +2,7 @@
 #ifndef OMQ_INTERNAL_H
 #define OMQ_INTERNAL_H
 
+#include <pthread.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -23,18 +24,42 @@ typedef struct omq_type_traits {
 /* The row for `type`, or NULL if it is not a valid omq_type. */
 const omq_type_traits *omq_traits(int type);
 
+/* A kernel submission: run(ex, args) executes the kernel's loop (host or target form as ex
+ * says). args is a copy the queue owns until the kernel has been launched. */
+typedef void (*omq_kernel_fn)(const omq_exec *ex, void *args);
+
+typedef struct omq_alloc_record {
+    void *ptr;
+    size_t bytes;
+    int pinned; /* host memory from omq_host_malloc */
+} omq_alloc_record;
+
+struct omq_backend;
 struct omq_context {
-    int device;     /* what omq_context_device() reports */
-    omq_exec exec;  /* how kernels run */
-    char queue;     /* address used as the dependence object of exec.queue */
-    int *fault;     /* deferred-error word in exec.device memory (== &host_fault on host) */
-    int host_fault;
-    int fault_pending; /* a kernel that can latch a fault was queued since the last check */
-    char description[96];
-    char last_error[256];
+    int device;       /* what omq_context_device() reports */
+    int omp_device;   /* OpenMP device number of the target regions */
+    omq_exec_kind exec_kind;
+    int hip_device;   /* hip backend only */
+    const struct omq_backend *be;
+    pthread_mutex_t lock; /* everything below: streams, allocation records, limits */
+    struct omq_stream *default_stream, *current, *streams;
+    omq_alloc_record *allocs;
+    size_t nallocs, allocs_cap;
+    size_t in_use, limit; /* bytes from omq_malloc / omq_host_malloc; 0: no limit */
+    int inject[2];        /* testing hook: failures to inject (allocation, copy) */
+    char description[128];
 };
 
-/* Records a detailed message for omq_context_last_error and returns `status`. */
+/* The largest argument block a kernel submission carries (copied into the queue). */
+#define OMQ_MAX_KERNEL_ARGS 192
+
+/* Queues run(ex, args) on the context's current stream (args: `bytes` copied, at most
+ * OMQ_MAX_KERNEL_ARGS). may_fault: the kernel can latch a deferred error. */
+omq_status omq_submit(omq_context *ctx, omq_kernel_fn run, const void *args, size_t bytes,
+                      int may_fault);
+
+/* Records a detailed message for omq_context_last_error (per thread and context) and
+ * returns `status`. */
 omq_status omq_fail(omq_context *ctx, omq_status status, const char *fmt, ...)
 #if defined(__GNUC__)
     __attribute__((format(printf, 3, 4)))
@@ -44,7 +69,7 @@ omq_status omq_fail(omq_context *ctx, omq_status status, const char *fmt, ...)
 /* Clears the last error (start of a call that may fail). */
 void omq_clear_error(omq_context *ctx);
 
-/* Waits for the context's queued work (no fault check). */
+/* Waits for the work of every stream of the context (no fault check). */
 void omq_wait(omq_context *ctx);
 
 /* Checks the common matrix arguments: sizes, block multiple, overflow. On success
