@@ -350,7 +350,10 @@ static omq_status parse(omq_gguf *g, char *msg, size_t msg_size) {
         uint32_t type;
         if ((st = read_name(&c, &e->key, "a metadata key"))) return st;
         if ((st = read_u32(&c, &type, "a metadata value type"))) return st;
-        e->type = type > 0x7fffffffu ? 0x7fffffff : (int)type;
+        if (type > OMQ_GGUF_FLOAT64)
+            return omq_gguf_msg(msg, msg_size, OMQ_ERR_FORMAT, "key '%s': unknown value type %u at offset %llu",
+                                e->key, type, (unsigned long long)(pos(&c) - 4));
+        e->type = (int)type;
         if ((st = parse_value(&c, e))) return st;
         if (!strcmp(e->key, "general.alignment")) {
             if (e->type != OMQ_GGUF_UINT32)
