@@ -9,6 +9,16 @@
 
 #include "cli.h"
 
+int cmd_quantize_gguf(int argc, char **argv);
+
+static int strcasecmp_ascii(const char *a, const char *b) {
+    for (; *a && *b; ++a, ++b) {
+        const int x = *a >= 'A' && *a <= 'Z' ? *a + 32 : *a, y = *b >= 'A' && *b <= 'Z' ? *b + 32 : *b;
+        if (x != y) return x - y;
+    }
+    return *a - *b;
+}
+
 typedef struct {
     int quantize; /* else dequantize */
     omq_type type;
@@ -145,7 +155,24 @@ static int run(const convert_job *job) {
     return rc;
 }
 
+/* The GGUF form (omq quantize IN.gguf OUT.gguf TYPE) is told apart by its first positional
+ * argument; options of either form that take a value are skipped with it. */
+static int first_positional_is_gguf(int argc, char **argv) {
+    static const char *const with_value[] = {"--type", "--cols", "--device", "--imatrix", "--threads", "--progress"};
+    for (int i = 1; i < argc; ++i) {
+        const char *a = argv[i];
+        if (a[0] != '-' || !a[1]) {
+            const size_t n = strlen(a);
+            return n >= 5 && !strcasecmp_ascii(a + n - 5, ".gguf");
+        }
+        for (size_t k = 0; k < sizeof with_value / sizeof with_value[0]; ++k)
+            if (!strcmp(a, with_value[k])) ++i;
+    }
+    return 0;
+}
+
 int cmd_quantize(int argc, char **argv) {
+    if (first_positional_is_gguf(argc, argv)) return cmd_quantize_gguf(argc, argv);
     convert_job job = {.quantize = 1};
     int p = parse(argc, argv, &job);
     return p == -1 ? 0 : p ? 2 : run(&job);
