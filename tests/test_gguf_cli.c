@@ -220,7 +220,8 @@ static void test_imatrix_is_byte_exact(void **state) {
     const char *files[] = {ig, id};
     for (int f = 0; f < 2; ++f)
         for (size_t c = 0; c < sizeof exact / sizeof exact[0]; ++c) {
-            if (f == 1 && c % 3) continue; /* the .dat reader needs fewer cases */
+            if (exact[c].type == OMQ_TYPE_Q8_0) continue; /* ggml's q8_0 ignores importance weights */
+            if (f == 1 && c % 4) continue;                 /* the .dat reader needs fewer cases */
             if (omq("quantize %s %s %s --pure --imatrix %s --device fallback --progress none", in, out,
                     exact[c].ftype, files[f]))
                 fail_msg("omq quantize failed:\n%s", g_out);
@@ -541,6 +542,10 @@ static void test_verify_and_list(void **state) {
 }
 
 int main(void) {
+    /* omq quantize re-executes itself to set this (see cmd_gguf_quantize.c); setting it here
+     * spares each of the many runs below a second process start-up (0.15 s in offload builds,
+     * where the offload runtime initialises at load). The re-exec path runs in gguf_py_readback. */
+    setenv("OMP_WAIT_POLICY", "passive", 0);
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_pure_is_byte_exact),   cmocka_unit_test(test_imatrix_is_byte_exact),
         cmocka_unit_test(test_mixtures),             cmocka_unit_test(test_metadata_and_order),

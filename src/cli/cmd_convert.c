@@ -32,7 +32,8 @@ static int usage(int quantize, FILE *f) {
     if (quantize)
         fprintf(f, "usage: omq quantize --type T --cols N [--imatrix W.f32] [--device auto|host|fallback|N] IN.f32 OUT.bin\n"
                    "  IN.f32: rows x N float32 values (rows follow from the file size)\n"
-                   "  --imatrix: N float32 importance weights (ggml's imatrix for this matrix)\n");
+                   "  --imatrix: N float32 importance weights (ggml's imatrix for this matrix)\n"
+                   "   or: omq quantize IN.gguf OUT.gguf TYPE [options]   a GGUF model (omq quantize IN.gguf --help)\n");
     else
         fprintf(f, "usage: omq dequantize --type T --cols N [--to f32|f16] [--device auto|host|fallback|N] IN.bin OUT\n"
                    "  IN.bin: rows of type T blocks, N values per row (rows follow from the file size)\n");
