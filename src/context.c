@@ -319,29 +319,35 @@ static omq_status allocate(omq_context *ctx, size_t bytes, int pinned, void **pt
         return omq_fail(ctx, OMQ_ERR_ALLOC, "%s: injected failure", what);
     pthread_mutex_lock(&ctx->lock);
     const int over = ctx->limit && (bytes > ctx->limit || ctx->in_use > ctx->limit - bytes);
-    int grow_failed = 0;
-    if (!over && ctx->nallocs == ctx->allocs_cap) {
-        const size_t cap = ctx->allocs_cap ? 2 * ctx->allocs_cap : 16;
-        omq_alloc_record *a = realloc(ctx->allocs, cap * sizeof *a);
-        if (a) {
-            ctx->allocs = a;
-            ctx->allocs_cap = cap;
-        } else {
-            grow_failed = 1;
-        }
-    }
-    if (!over && !grow_failed) ctx->in_use += bytes; /* reserve */
+    if (!over) ctx->in_use += bytes; /* reserved: concurrent allocations see it */
     const size_t in_use = ctx->in_use, limit = ctx->limit;
     pthread_mutex_unlock(&ctx->lock);
     if (over)
         return omq_fail(ctx, OMQ_ERR_ALLOC, "%s of %zu bytes exceeds the context's limit (%zu of %zu in use)",
                         what, bytes, in_use, limit);
-    if (grow_failed) return omq_fail(ctx, OMQ_ERR_ALLOC, "%s: out of host memory", what);
     void *p = pinned ? ctx->be->host_alloc(ctx, bytes) : ctx->be->alloc(ctx, bytes);
+    int recorded = 0;
     pthread_mutex_lock(&ctx->lock);
-    if (p) ctx->allocs[ctx->nallocs++] = (omq_alloc_record){p, bytes, pinned};
-    else ctx->in_use -= bytes;
+    if (p && ctx->nallocs == ctx->allocs_cap) {
+        const size_t cap = ctx->allocs_cap ? 2 * ctx->allocs_cap : 16;
+        omq_alloc_record *a = realloc(ctx->allocs, cap * sizeof *a);
+        if (a) {
+            ctx->allocs = a;
+            ctx->allocs_cap = cap;
+        }
+    }
+    if (p && ctx->nallocs < ctx->allocs_cap) {
+        ctx->allocs[ctx->nallocs++] = (omq_alloc_record){p, bytes, pinned};
+        recorded = 1;
+    } else {
+        ctx->in_use -= bytes;
+    }
     pthread_mutex_unlock(&ctx->lock);
+    if (p && !recorded) { /* no host memory left for the record */
+        if (pinned) ctx->be->host_free(ctx, p);
+        else ctx->be->free(ctx, p);
+        return omq_fail(ctx, OMQ_ERR_ALLOC, "%s: out of host memory", what);
+    }
     if (!p) return omq_fail(ctx, OMQ_ERR_ALLOC, "%s of %zu bytes on %s failed", what, bytes, ctx->description);
     *ptr = p;
     return OMQ_OK;

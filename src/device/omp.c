@@ -16,8 +16,10 @@
  * and before later work on that stream. */
 #include <dlfcn.h>
 #include <omp.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "device.h"
 
@@ -43,8 +45,59 @@ static int no_target_memcpy(void *d, const void *s, size_t n, size_t doff, size_
 
 static int on_host(const omq_context *ctx) { return ctx->device == OMQ_DEVICE_FALLBACK; }
 
+/* ---- CUDA driver, loaded on first use and never linked: adopted CUDA streams are
+ * synchronized through it, and device allocations are checked against free memory with it
+ * first, because LLVM's CUDA plugin prints to stderr when an allocation fails and omq must
+ * not print. (A race with other allocators can still make the runtime fail and print.) */
+static struct {
+    int (*Init)(unsigned);
+    int (*DeviceGetCount)(int *);
+    int (*DeviceGet)(int *, int);
+    int (*PrimaryCtxRetain)(void **, int);
+    int (*PrimaryCtxRelease)(int);
+    int (*CtxPushCurrent)(void *);
+    int (*CtxPopCurrent)(void **);
+    int (*MemGetInfo)(size_t *, size_t *);
+    int (*StreamSynchronize)(void *);
+    int devices;
+} cu;
+static pthread_once_t cuda_once = PTHREAD_ONCE_INIT;
+
+#define CU_SYM(field, name) (*(void **)&cu.field = dlsym(lib, name)) != NULL
+static void load_cuda(void) {
+    void *lib = dlopen("libcuda.so.1", RTLD_NOW | RTLD_LOCAL);
+    if (!lib) return;
+    if (CU_SYM(StreamSynchronize, "cuStreamSynchronize") && CU_SYM(Init, "cuInit") &&
+        CU_SYM(DeviceGetCount, "cuDeviceGetCount") && CU_SYM(DeviceGet, "cuDeviceGet") &&
+        CU_SYM(PrimaryCtxRetain, "cuDevicePrimaryCtxRetain") &&
+        CU_SYM(PrimaryCtxRelease, "cuDevicePrimaryCtxRelease_v2") &&
+        CU_SYM(CtxPushCurrent, "cuCtxPushCurrent_v2") && CU_SYM(CtxPopCurrent, "cuCtxPopCurrent_v2") &&
+        CU_SYM(MemGetInfo, "cuMemGetInfo_v2") && cu.Init(0) == 0 && cu.DeviceGetCount(&cu.devices) == 0)
+        return;
+    cu.devices = 0;
+}
+
+/* free bytes of an NVIDIA device (OpenMP device N = CUDA device N), or 0 if unknown */
+static int cuda_free_memory(int device, size_t *free_bytes) {
+    pthread_once(&cuda_once, load_cuda);
+    if (device >= cu.devices) return 0;
+    int dev;
+    void *pctx, *popped;
+    size_t total;
+    if (cu.DeviceGet(&dev, device) || cu.PrimaryCtxRetain(&pctx, dev)) return 0;
+    int ok = 0;
+    if (cu.CtxPushCurrent(pctx) == 0) { /* the primary context: the one LLVM's plugin uses */
+        ok = cu.MemGetInfo(free_bytes, &total) == 0;
+        cu.CtxPopCurrent(&popped);
+    }
+    cu.PrimaryCtxRelease(dev);
+    return ok;
+}
+
 static void *omp_be_alloc(omq_context *ctx, size_t bytes) {
     if (on_host(ctx)) return omq_backend_host.alloc(ctx, bytes);
+    size_t avail;
+    if (cuda_free_memory(ctx->omp_device, &avail) && bytes > avail) return NULL;
     return omp_target_alloc(bytes, ctx->omp_device);
 }
 
@@ -55,6 +108,9 @@ static void omp_be_free(omq_context *ctx, void *p) {
 
 static void *omp_be_host_alloc(omq_context *ctx, size_t bytes) {
     if (on_host(ctx)) return omq_backend_host.alloc(ctx, bytes);
+    /* page-locked memory beyond the machine's memory would only make the runtime print */
+    const long pages = sysconf(_SC_PHYS_PAGES), page = sysconf(_SC_PAGESIZE);
+    if (pages > 0 && page > 0 && bytes / (size_t)page >= (size_t)pages) return NULL;
     return llvm_omp_target_alloc_host(bytes, ctx->omp_device);
 }
 
@@ -68,15 +124,6 @@ static int omp_be_copy(omq_context *ctx, void *dst, const void *src, size_t byte
     const int host = omp_get_initial_device(), dev = ctx->omp_device;
     return omp_target_memcpy(dst, src, bytes, 0, 0, kind == OMQ_COPY_DEVICE_TO_HOST ? host : dev,
                              kind == OMQ_COPY_HOST_TO_DEVICE ? host : dev) != 0;
-}
-
-/* ---- CUDA driver, for adopted CUDA streams (loaded on first use, never linked) */
-typedef int (*cu_stream_sync_fn)(void *stream);
-static cu_stream_sync_fn cu_stream_synchronize;
-static pthread_once_t cuda_once = PTHREAD_ONCE_INIT;
-static void load_cuda(void) {
-    void *lib = dlopen("libcuda.so.1", RTLD_NOW | RTLD_LOCAL);
-    if (lib) cu_stream_synchronize = (cu_stream_sync_fn)(uintptr_t)dlsym(lib, "cuStreamSynchronize");
 }
 
 /* ---- streams */
@@ -187,7 +234,7 @@ static omq_status omp_stream_open(omq_stream *s, void *external, int kind) {
     if (kind == OMQ_EXTERNAL_HIP) return OMQ_ERR_UNSUPPORTED;
     if (kind == OMQ_EXTERNAL_CUDA) {
         pthread_once(&cuda_once, load_cuda);
-        if (!cu_stream_synchronize || on_host(s->ctx)) return OMQ_ERR_UNSUPPORTED;
+        if (!cu.StreamSynchronize || on_host(s->ctx)) return OMQ_ERR_UNSUPPORTED;
     }
     omp_stream *q = calloc(1, sizeof *q);
     if (!q) return OMQ_ERR_ALLOC;
@@ -248,7 +295,7 @@ static omq_status enqueue(omp_stream *q, const work_item *it) {
 
 /* adopted CUDA stream: run now, after the stream's earlier work, and complete before return */
 static omq_status run_synchronously(omp_stream *q, work_item *it) {
-    if (cu_stream_synchronize(q->cuda)) return OMQ_ERR_DEVICE;
+    if (cu.StreamSynchronize(q->cuda)) return OMQ_ERR_DEVICE;
     return run_item(q, it) ? OMQ_ERR_DEVICE : OMQ_OK;
 }
 
