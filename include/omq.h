@@ -216,6 +216,13 @@ OMQ_API omq_status omq_dequantize(omq_context *ctx, omq_type type, const void *s
 typedef enum omq_injected_failure { OMQ_INJECT_ALLOC = 0, OMQ_INJECT_COPY = 1 } omq_injected_failure;
 OMQ_API omq_status omq_debug_inject_failures(omq_context *ctx, omq_injected_failure what, int count);
 
+/* Benchmark yardsticks, queued on the current stream like any operation: an empty kernel
+ * (OMQ_PROBE_EMPTY: what one operation costs beyond its work; dst, src, bytes unused), or a
+ * copy kernel (OMQ_PROBE_COPY: an OpenMP target region copying `bytes`, a multiple of 16,
+ * between 16-byte aligned device buffers: the bandwidth a plain kernel reaches). */
+typedef enum omq_probe { OMQ_PROBE_EMPTY = 0, OMQ_PROBE_COPY = 1 } omq_probe;
+OMQ_API omq_status omq_debug_probe(omq_context *ctx, omq_probe what, void *dst, const void *src, size_t bytes);
+
 #ifdef __cplusplus
 }
 #endif

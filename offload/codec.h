@@ -33,16 +33,27 @@
  * executor threads run the regions while callers go on. */
 #define OMQ_PARALLEL_FOR(ex, n, i, ptrs, ...)                                                   \
     do {                                                                                        \
+        if ((ex)->kind == OMQ_EXEC_HOST)                                                        \
+            OMQ_HOST_FOR(n, i, __VA_ARGS__);                                                    \
+        else                                                                                    \
+            OMQ_TARGET_FOR(ex, n, i, ptrs, __VA_ARGS__);                                        \
+    } while (0)
+
+/* The two forms, for kernels whose best loop differs between host and device. */
+#define OMQ_HOST_FOR(n, i, ...)                                                                 \
+    do {                                                                                        \
         const int64_t omq_n_ = (n);                                                             \
-        if ((ex)->kind == OMQ_EXEC_HOST) {                                                      \
-            OMQ_PRAGMA(omp parallel for schedule(static))                                       \
-            for (int64_t i = 0; i < omq_n_; ++i) { __VA_ARGS__ }                                \
-        } else {                                                                                \
-            const int omq_dev_ = (ex)->device;                                                  \
-            OMQ_PRAGMA(omp target teams distribute parallel for device(omq_dev_)                \
-                       is_device_ptr ptrs)                                                      \
-            for (int64_t i = 0; i < omq_n_; ++i) { __VA_ARGS__ }                                \
-        }                                                                                       \
+        OMQ_PRAGMA(omp parallel for schedule(static))                                           \
+        for (int64_t i = 0; i < omq_n_; ++i) { __VA_ARGS__ }                                    \
+    } while (0)
+
+#define OMQ_TARGET_FOR(ex, n, i, ptrs, ...)                                                     \
+    do {                                                                                        \
+        const int64_t omq_n_ = (n);                                                             \
+        const int omq_dev_ = (ex)->device;                                                      \
+        OMQ_PRAGMA(omp target teams distribute parallel for device(omq_dev_)                    \
+                   is_device_ptr ptrs)                                                          \
+        for (int64_t i = 0; i < omq_n_; ++i) { __VA_ARGS__ }                                    \
     } while (0)
 
 #pragma omp declare target
@@ -135,21 +146,36 @@ static inline void omq_latch_fault(int *fault, int code) {
         });                                                                                     \
     } while (0)
 
+/* Host: one iteration per block. Devices: one iteration per 8 consecutive outputs (the
+ * type's T_dequantize_group), so neighbouring threads write neighbouring memory. */
 #define OMQ_DEFINE_DEQUANTIZE(T, BLOCK, BS)                                                     \
     void omq_dequantize_##T(const omq_exec *ex, const void *src, void *dst, int to_f16,        \
                             int64_t rows, int64_t cols) {                                       \
         const BLOCK *x = (const BLOCK *)src;                                                    \
         float *yf = to_f16 ? NULL : (float *)dst;                                               \
         uint16_t *yh = to_f16 ? (uint16_t *)dst : NULL;                                         \
-        OMQ_PARALLEL_FOR(ex, rows * (cols / (BS)), i, (x, yf, yh), {                            \
-            if (yf) {                                                                           \
-                T##_dequantize_block(x + i, yf + i * (BS));                                     \
-            } else {                                                                            \
-                float tmp[BS];                                                                  \
-                T##_dequantize_block(x + i, tmp);                                               \
-                for (int j = 0; j < (BS); ++j) yh[i * (BS) + j] = omq_fp32_to_fp16(tmp[j]);     \
-            }                                                                                   \
-        });                                                                                     \
+        if (ex->kind == OMQ_EXEC_HOST) {                                                        \
+            OMQ_HOST_FOR(rows * (cols / (BS)), i, {                                             \
+                if (yf) {                                                                       \
+                    T##_dequantize_block(x + i, yf + i * (BS));                                 \
+                } else {                                                                        \
+                    float tmp[BS];                                                              \
+                    T##_dequantize_block(x + i, tmp);                                           \
+                    for (int j = 0; j < (BS); ++j) yh[i * (BS) + j] = omq_fp32_to_fp16(tmp[j]); \
+                }                                                                               \
+            });                                                                                 \
+        } else {                                                                                \
+            OMQ_TARGET_FOR(ex, rows * (cols / 8), i, (x, yf, yh), {                             \
+                const int64_t b = i / ((BS) / 8);                                               \
+                float tmp[8];                                                                   \
+                T##_dequantize_group(x + b, (int)(i - b * ((BS) / 8)), tmp);                    \
+                if (yf) {                                                                       \
+                    for (int j = 0; j < 8; ++j) yf[8 * i + j] = tmp[j];                         \
+                } else {                                                                        \
+                    for (int j = 0; j < 8; ++j) yh[8 * i + j] = omq_fp32_to_fp16(tmp[j]);      \
+                }                                                                               \
+            });                                                                                 \
+        }                                                                                       \
     }
 
 #endif /* OMQ_CODEC_H */

@@ -53,5 +53,8 @@ OMQ_DECLARE_CODEC(q8_K)
 
 /* 1 if target regions of this build can run on OpenMP device `device` (a probe region). */
 int omq_probe_device(int device);
+/* Benchmark yardsticks: an empty kernel, and a copy of `bytes` (a multiple of 16). */
+void omq_kernel_empty(const omq_exec *ex);
+void omq_kernel_copy(const omq_exec *ex, void *dst, const void *src, size_t bytes);
 
 #endif /* OMQ_KERNELS_H */

@@ -69,6 +69,16 @@ static inline void q2_K_quantize_block(const float *x, omq_block_q2_K *y, const 
     omq_pack_2bit(y->qs, L);
 }
 
+/* value v: half n = v / 128, w = v % 128, shift step j = w / 32, r = w % 32: bits 2j of
+ * qs[32n + r], scale byte 8n + 2j + (r >= 16); a group of 8 shares one scale */
+static inline void q2_K_dequantize_group(const omq_block_q2_K *x, int g, float *y) {
+    const int v = 8 * g, n = v >> 7, w = v & 127, j = w >> 5, r = w & 31;
+    const uint8_t sc = x->scales[8 * n + 2 * j + (r >= 16)];
+    const float dl = omq_fp16_to_fp32(x->d) * (sc & 0xF), ml = omq_fp16_to_fp32(x->dmin) * (sc >> 4);
+    const uint8_t *q = x->qs + 32 * n + r;
+    for (int i = 0; i < 8; ++i) y[i] = dl * ((q[i] >> (2 * j)) & 3) - ml;
+}
+
 static inline void q2_K_dequantize_block(const omq_block_q2_K *x, float *y) {
     const float d = omq_fp16_to_fp32(x->d);
     const float min = omq_fp16_to_fp32(x->dmin);

@@ -89,6 +89,15 @@ static inline void q3_K_quantize_block(const float *x, omq_block_q3_K *y, const 
     omq_pack_2bit(y->qs, U);
 }
 
+/* as Q2_K's layout; the high bit of value v is bit 4n + j of hmask[r] */
+static inline void q3_K_dequantize_group(const omq_block_q3_K *x, int g, float *y) {
+    const int v = 8 * g, n = v >> 7, w = v & 127, j = w >> 5, r = w & 31;
+    const float dl = omq_fp16_to_fp32(x->d) * q3_K_get_scale(x->scales, 8 * n + 2 * j + (r >= 16));
+    const uint8_t m = (uint8_t)(1u << (4 * n + j));
+    const uint8_t *q = x->qs + 32 * n + r, *hm = x->hmask + r;
+    for (int i = 0; i < 8; ++i) y[i] = dl * (((q[i] >> (2 * j)) & 3) - ((hm[i] & m) ? 0 : 4));
+}
+
 static inline void q3_K_dequantize_block(const omq_block_q3_K *x, float *y) {
     const float d_all = omq_fp16_to_fp32(x->d);
     const uint8_t *q = x->qs;

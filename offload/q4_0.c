@@ -32,6 +32,14 @@ static inline void q4_0_quantize_block(const float *x, omq_block_q4_0 *y, const 
     }
 }
 
+/* values 8g .. 8g+7: the same arithmetic as the block form, value by value */
+static inline void q4_0_dequantize_group(const omq_block_q4_0 *x, int g, float *y) {
+    const float d = omq_fp16_to_fp32(x->d);
+    const uint8_t *q = x->qs + (g & 1) * 8;
+    const int shift = (g >> 1) * 4;
+    for (int i = 0; i < 8; ++i) y[i] = (((q[i] >> shift) & 0x0F) - 8) * d;
+}
+
 static inline void q4_0_dequantize_block(const omq_block_q4_0 *x, float *y) {
     const float d = omq_fp16_to_fp32(x->d);
     for (int j = 0; j < 16; ++j) {

@@ -32,6 +32,14 @@ static inline void q4_1_quantize_block(const float *x, omq_block_q4_1 *y, const 
     }
 }
 
+static inline void q4_1_dequantize_group(const omq_block_q4_1 *x, int g, float *y) {
+    const float d = omq_fp16_to_fp32(x->d);
+    const float m = omq_fp16_to_fp32(x->m);
+    const uint8_t *q = x->qs + (g & 1) * 8;
+    const int shift = (g >> 1) * 4;
+    for (int i = 0; i < 8; ++i) y[i] = ((q[i] >> shift) & 0x0F) * d + m;
+}
+
 static inline void q4_1_dequantize_block(const omq_block_q4_1 *x, float *y) {
     const float d = omq_fp16_to_fp32(x->d);
     const float m = omq_fp16_to_fp32(x->m);

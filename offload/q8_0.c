@@ -17,6 +17,11 @@ static inline void q8_0_quantize_block(const float *x, omq_block_q8_0 *y, const 
     for (int j = 0; j < OMQ_QK; ++j) y->qs[j] = (int8_t)omq_roundf(x[j] * id);
 }
 
+static inline void q8_0_dequantize_group(const omq_block_q8_0 *x, int g, float *y) {
+    const float d = omq_fp16_to_fp32(x->d);
+    for (int i = 0; i < 8; ++i) y[i] = x->qs[8 * g + i] * d;
+}
+
 static inline void q8_0_dequantize_block(const omq_block_q8_0 *x, float *y) {
     const float d = omq_fp16_to_fp32(x->d);
     for (int j = 0; j < OMQ_QK; ++j) y[j] = x->qs[j] * d;

@@ -24,6 +24,11 @@ static inline void q8_1_quantize_block(const float *x, omq_block_q8_1 *y, const 
     y->s = omq_fp32_to_fp16(sum * d);
 }
 
+static inline void q8_1_dequantize_group(const omq_block_q8_1 *x, int g, float *y) {
+    const float d = omq_fp16_to_fp32(x->d);
+    for (int i = 0; i < 8; ++i) y[i] = x->qs[8 * g + i] * d;
+}
+
 static inline void q8_1_dequantize_block(const omq_block_q8_1 *x, float *y) {
     const float d = omq_fp16_to_fp32(x->d);
     for (int j = 0; j < OMQ_QK; ++j) y[j] = x->qs[j] * d;

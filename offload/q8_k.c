@@ -34,6 +34,10 @@ static inline void q8_K_quantize_block(const float *x, omq_block_q8_K *y, const 
     y->d = 1 / iscale;
 }
 
+static inline void q8_K_dequantize_group(const omq_block_q8_K *x, int g, float *y) {
+    for (int i = 0; i < 8; ++i) y[i] = x->d * x->qs[8 * g + i];
+}
+
 static inline void q8_K_dequantize_block(const omq_block_q8_K *x, float *y) {
     for (int j = 0; j < OMQ_QK_K; ++j) y[j] = x->d * x->qs[j];
 }

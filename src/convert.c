@@ -65,3 +65,31 @@ omq_status omq_dequantize(omq_context *ctx, omq_type type, const void *src, omq_
     const dequantize_args a = {t->dequantize, src, dst, out_type == OMQ_TYPE_F16, rows, cols};
     return omq_submit(ctx, run_dequantize, &a, sizeof a, 0);
 }
+
+typedef struct {
+    omq_probe what;
+    void *dst;
+    const void *src;
+    size_t bytes;
+} probe_args;
+
+static void run_probe(const omq_exec *ex, void *p) {
+    const probe_args *a = p;
+    if (a->what == OMQ_PROBE_EMPTY) omq_kernel_empty(ex);
+    else omq_kernel_copy(ex, a->dst, a->src, a->bytes);
+}
+
+omq_status omq_debug_probe(omq_context *ctx, omq_probe what, void *dst, const void *src, size_t bytes) {
+    if (!ctx) return OMQ_ERR_NULL;
+    omq_clear_error(ctx);
+    if (what != OMQ_PROBE_EMPTY && what != OMQ_PROBE_COPY)
+        return omq_fail(ctx, OMQ_ERR_INVALID_ARG, "omq_debug_probe: unknown probe %d", (int)what);
+    if (what == OMQ_PROBE_COPY) {
+        omq_status st;
+        if ((st = omq_check_ptr(ctx, dst, 16, "dst")) || (st = omq_check_ptr(ctx, src, 16, "src"))) return st;
+        if (bytes == 0 || bytes % 16)
+            return omq_fail(ctx, bytes ? OMQ_ERR_SHAPE : OMQ_ERR_EMPTY, "copy probe of %zu bytes (a positive multiple of 16)", bytes);
+    }
+    const probe_args a = {what, dst, src, bytes};
+    return omq_submit(ctx, run_probe, &a, sizeof a, 0);
+}

@@ -59,6 +59,8 @@ static struct {
     int (*CtxPopCurrent)(void **);
     int (*MemGetInfo)(size_t *, size_t *);
     int (*StreamSynchronize)(void *);
+    int (*CtxGetFlags)(unsigned *);
+    int (*CtxSetFlags)(unsigned); /* CUDA >= 12.1 drivers */
     int devices;
 } cu;
 static pthread_once_t cuda_once = PTHREAD_ONCE_INIT;
@@ -72,9 +74,37 @@ static void load_cuda(void) {
         CU_SYM(PrimaryCtxRetain, "cuDevicePrimaryCtxRetain") &&
         CU_SYM(PrimaryCtxRelease, "cuDevicePrimaryCtxRelease_v2") &&
         CU_SYM(CtxPushCurrent, "cuCtxPushCurrent_v2") && CU_SYM(CtxPopCurrent, "cuCtxPopCurrent_v2") &&
-        CU_SYM(MemGetInfo, "cuMemGetInfo_v2") && cu.Init(0) == 0 && cu.DeviceGetCount(&cu.devices) == 0)
+        CU_SYM(MemGetInfo, "cuMemGetInfo_v2") && cu.Init(0) == 0 && cu.DeviceGetCount(&cu.devices) == 0) {
+        if (!(CU_SYM(CtxGetFlags, "cuCtxGetFlags") && CU_SYM(CtxSetFlags, "cuCtxSetFlags"))) cu.CtxSetFlags = NULL;
         return;
+    }
     cu.devices = 0;
+}
+
+/* LLVM's CUDA plugin creates the primary context with CU_CTX_SCHED_BLOCKING_SYNC, so every
+ * synchronous target region ends with the host thread asleep on an OS primitive until an
+ * interrupt wakes it: tens of microseconds per kernel. omq's GPU contexts switch the device's
+ * primary context back to CUDA's own default (CU_CTX_SCHED_AUTO: spin while the process has
+ * no more contexts than cores). This is process-wide, as the primary context is; the CUDA
+ * runtime of the application shares it. OMQ_CUDA_SYNC=blocking|spin|yield|auto chooses. */
+static void cuda_set_sync_policy(int device) {
+    enum { SCHED_AUTO = 0, SCHED_SPIN = 1, SCHED_YIELD = 2, SCHED_BLOCKING = 4, SCHED_MASK = 7 };
+    pthread_once(&cuda_once, load_cuda);
+    if (device >= cu.devices || !cu.CtxSetFlags) return;
+    const char *env = getenv("OMQ_CUDA_SYNC");
+    unsigned want = SCHED_AUTO;
+    if (env && !strcmp(env, "blocking")) want = SCHED_BLOCKING;
+    else if (env && !strcmp(env, "spin")) want = SCHED_SPIN;
+    else if (env && !strcmp(env, "yield")) want = SCHED_YIELD;
+    int dev;
+    void *pctx, *popped;
+    if (cu.DeviceGet(&dev, device) || cu.PrimaryCtxRetain(&pctx, dev)) return;
+    unsigned flags;
+    if (cu.CtxPushCurrent(pctx) == 0) {
+        if (cu.CtxGetFlags(&flags) == 0 && (flags & SCHED_MASK) != want) cu.CtxSetFlags((flags & ~SCHED_MASK) | want);
+        cu.CtxPopCurrent(&popped);
+    }
+    cu.PrimaryCtxRelease(dev);
 }
 
 /* free bytes of an NVIDIA device (OpenMP device N = CUDA device N), or 0 if unknown */
@@ -232,6 +262,8 @@ static int schedule(omp_stream *q) {
 
 static omq_status omp_stream_open(omq_stream *s, void *external, int kind) {
     if (kind == OMQ_EXTERNAL_HIP) return OMQ_ERR_UNSUPPORTED;
+    /* every stream of a GPU context: by then the runtime has made the primary context */
+    if (!on_host(s->ctx)) cuda_set_sync_policy(s->ctx->omp_device);
     if (kind == OMQ_EXTERNAL_CUDA) {
         pthread_once(&cuda_once, load_cuda);
         if (!cu.StreamSynchronize || on_host(s->ctx)) return OMQ_ERR_UNSUPPORTED;
