@@ -31,8 +31,15 @@ typedef struct {
 } omq_u128;
 
 void omq_kernel_copy(const omq_exec *ex, void *dst, const void *src, size_t bytes) {
-    /* 16 bytes a thread, consecutive threads on consecutive chunks (coalesced) */
+    /* 16 bytes a thread, consecutive threads on consecutive chunks (coalesced), and one
+     * thread per chunk: the runtime's default team count leaves an H200 half idle (1.96 vs
+     * 3.0 TB/s measured; an ompx_bare grid-stride form with 4 loads in flight got 2.3) */
     omq_u128 *d = (omq_u128 *)dst;
     const omq_u128 *s = (const omq_u128 *)src;
-    OMQ_PARALLEL_FOR(ex, (int64_t)(bytes / sizeof(omq_u128)), i, (d, s), { d[i] = s[i]; });
+    const int64_t n = (int64_t)(bytes / sizeof(omq_u128));
+    if (ex->kind == OMQ_EXEC_HOST) {
+        OMQ_HOST_FOR(n, i, { d[i] = s[i]; });
+        return;
+    }
+    OMQ_TARGET_FOR(ex, n, i, (d, s), { d[i] = s[i]; });
 }

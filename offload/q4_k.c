@@ -4,7 +4,7 @@
 #include "kquant.h"
 
 #pragma omp declare target
-static inline void q4_K_quantize_block(const float *x, omq_block_q4_K *y, const float *qw,
+static inline void q4_K_quantize_block(OMQ_NOESCAPE const float *x, OMQ_NOESCAPE omq_block_q4_K *y, OMQ_NOESCAPE const float *qw,
                                        float sigma2_unused) {
     (void)sigma2_unused;
     uint8_t L[OMQ_QK_K];
@@ -19,7 +19,7 @@ static inline void q4_K_quantize_block(const float *x, omq_block_q4_K *y, const 
 
 /* value v: pair p = v / 64 of 32-value groups in qs[32p ..]: low nibbles are group 2p,
  * high nibbles group 2p + 1 */
-static inline void q4_K_dequantize_group(const omq_block_q4_K *x, int g, float *y) {
+static inline void q4_K_dequantize_group(OMQ_NOESCAPE const omq_block_q4_K *x, int g, OMQ_NOESCAPE float *y) {
     const int v = 8 * g, p = v >> 6, hi = (v >> 5) & 1;
     uint8_t sc, m;
     omq_get_scale_min_k4(2 * p + hi, x->scales, &sc, &m);
@@ -28,7 +28,7 @@ static inline void q4_K_dequantize_group(const omq_block_q4_K *x, int g, float *
     for (int i = 0; i < 8; ++i) y[i] = d1 * ((q[i] >> (4 * hi)) & 0xF) - m1;
 }
 
-static inline void q4_K_dequantize_block(const omq_block_q4_K *x, float *y) {
+static inline void q4_K_dequantize_block(OMQ_NOESCAPE const omq_block_q4_K *x, OMQ_NOESCAPE float *y) {
     const float d = omq_fp16_to_fp32(x->d);
     const float min = omq_fp16_to_fp32(x->dmin);
     const uint8_t *q = x->qs;

@@ -4,7 +4,7 @@
 #include "search.h"
 
 #pragma omp declare target
-static inline void q5_0_pack(omq_block_q5_0 *y, const int *L) {
+static inline void q5_0_pack(OMQ_NOESCAPE omq_block_q5_0 *y, OMQ_NOESCAPE const int *L) {
     uint32_t qh = 0;
     for (int j = 0; j < 16; ++j) {
         y->qs[j] = (uint8_t)((L[j] & 0x0F) | ((L[j + 16] & 0x0F) << 4));
@@ -14,7 +14,7 @@ static inline void q5_0_pack(omq_block_q5_0 *y, const int *L) {
     __builtin_memcpy(y->qh, &qh, sizeof qh);
 }
 
-static inline void q5_0_quantize_block(const float *x, omq_block_q5_0 *y, const float *qw,
+static inline void q5_0_quantize_block(OMQ_NOESCAPE const float *x, OMQ_NOESCAPE omq_block_q5_0 *y, OMQ_NOESCAPE const float *qw,
                                        float sigma2) {
     int L[OMQ_QK];
     if (qw) {
@@ -40,7 +40,7 @@ static inline void q5_0_quantize_block(const float *x, omq_block_q5_0 *y, const 
     q5_0_pack(y, L);
 }
 
-static inline void q5_0_dequantize_group(const omq_block_q5_0 *x, int g, float *y) {
+static inline void q5_0_dequantize_group(OMQ_NOESCAPE const omq_block_q5_0 *x, int g, OMQ_NOESCAPE float *y) {
     const float d = omq_fp16_to_fp32(x->d);
     uint32_t qh;
     __builtin_memcpy(&qh, x->qh, sizeof qh);
@@ -52,7 +52,7 @@ static inline void q5_0_dequantize_group(const omq_block_q5_0 *x, int g, float *
     }
 }
 
-static inline void q5_0_dequantize_block(const omq_block_q5_0 *x, float *y) {
+static inline void q5_0_dequantize_block(OMQ_NOESCAPE const omq_block_q5_0 *x, OMQ_NOESCAPE float *y) {
     const float d = omq_fp16_to_fp32(x->d);
     uint32_t qh;
     __builtin_memcpy(&qh, x->qh, sizeof qh);

@@ -3,7 +3,7 @@
 #include "search.h"
 
 #pragma omp declare target
-static inline void q5_1_quantize_block(const float *x, omq_block_q5_1 *y, const float *qw,
+static inline void q5_1_quantize_block(OMQ_NOESCAPE const float *x, OMQ_NOESCAPE omq_block_q5_1 *y, OMQ_NOESCAPE const float *qw,
                                        float sigma2) {
     int L[OMQ_QK];
     if (qw) {
@@ -36,7 +36,7 @@ static inline void q5_1_quantize_block(const float *x, omq_block_q5_1 *y, const 
     __builtin_memcpy(y->qh, &qh, sizeof qh);
 }
 
-static inline void q5_1_dequantize_group(const omq_block_q5_1 *x, int g, float *y) {
+static inline void q5_1_dequantize_group(OMQ_NOESCAPE const omq_block_q5_1 *x, int g, OMQ_NOESCAPE float *y) {
     const float d = omq_fp16_to_fp32(x->d);
     const float m = omq_fp16_to_fp32(x->m);
     uint32_t qh;
@@ -49,7 +49,7 @@ static inline void q5_1_dequantize_group(const omq_block_q5_1 *x, int g, float *
     }
 }
 
-static inline void q5_1_dequantize_block(const omq_block_q5_1 *x, float *y) {
+static inline void q5_1_dequantize_block(OMQ_NOESCAPE const omq_block_q5_1 *x, OMQ_NOESCAPE float *y) {
     const float d = omq_fp16_to_fp32(x->d);
     const float m = omq_fp16_to_fp32(x->m);
     uint32_t qh;

@@ -4,7 +4,7 @@
 #include "search.h"
 
 #pragma omp declare target
-static inline void q6_K_quantize_block(const float *x, omq_block_q6_K *y, const float *qw,
+static inline void q6_K_quantize_block(OMQ_NOESCAPE const float *x, OMQ_NOESCAPE omq_block_q6_K *y, OMQ_NOESCAPE const float *qw,
                                        float sigma2_unused) {
     (void)sigma2_unused;
     int8_t L[OMQ_QK_K];
@@ -51,7 +51,7 @@ static inline void q6_K_quantize_block(const float *x, omq_block_q6_K *y, const 
 
 /* value v: half n = v / 128, quarter k = (v % 128) / 32, l = v % 32: low nibble (k < 2) or
  * high nibble (k >= 2) of ql[64n + l + 32 (k & 1)], bits 2k of qh[32n + l], scale 8n + l/16 + 2k */
-static inline void q6_K_dequantize_group(const omq_block_q6_K *x, int g, float *y) {
+static inline void q6_K_dequantize_group(OMQ_NOESCAPE const omq_block_q6_K *x, int g, OMQ_NOESCAPE float *y) {
     const int v = 8 * g, n = v >> 7, k = (v >> 5) & 3, l = v & 31;
     const float d = omq_fp16_to_fp32(x->d);
     const int8_t sc = x->scales[8 * n + l / 16 + 2 * k];
@@ -62,7 +62,7 @@ static inline void q6_K_dequantize_group(const omq_block_q6_K *x, int g, float *
     }
 }
 
-static inline void q6_K_dequantize_block(const omq_block_q6_K *x, float *y) {
+static inline void q6_K_dequantize_block(OMQ_NOESCAPE const omq_block_q6_K *x, OMQ_NOESCAPE float *y) {
     const float d = omq_fp16_to_fp32(x->d);
     const uint8_t *ql = x->ql, *qh = x->qh;
     const int8_t *sc = x->scales;
