@@ -9,8 +9,8 @@
 #    stops at gfx1036, so for an arch whose oclc_isa_version_<N>.bc is missing we build a
 #    folder of links to the installed bitcode plus that one file, made from the gfx1030 file
 #    with its ISA-version constant changed (the only thing that file holds).
-#  - NVIDIA: clang-19 does not find its own libomptarget-nvptx-<sm>.bc without
-#    --libomptarget-nvptx-bc-path, and it needs a CUDA toolkit (ptxas, nvlink, libdevice).
+#  - NVIDIA: a CUDA toolkit (ptxas, nvlink, libdevice). (Without offload LTO clang-19 would
+#    also need --libomptarget-nvptx-bc-path to find its own device runtime bitcode.)
 #  - CUDA 13's ptxas/nvlink write cubins with ELF ABI version 8, which LLVM 19's runtime does
 #    not recognise ("No images found compatible"). omq_offload_fix_images() rewrites such
 #    headers in the linked binary to the ABI-7 form the driver also accepts.
@@ -118,7 +118,13 @@ function(omq_offload_setup archs)
     endif()
   endforeach()
   string(REPLACE ";" "," arch_csv "${archs}")
-  set(compile -fopenmp --offload-arch=${arch_csv})
+  # Device code is optimised as one program at link time (-foffload-lto): without it each
+  # kernel body stays an outlined function called from a small stub, with spills (seen on
+  # sm_90: 300-byte stack frames). The two assumptions hold for omq's kernels (no nested
+  # parallel regions, no OpenMP thread-state changes inside target regions) and let the
+  # OpenMP optimizer remove the runtime's bookkeeping.
+  set(compile -fopenmp --offload-arch=${arch_csv} -foffload-lto
+      -fopenmp-assume-no-thread-state -fopenmp-assume-no-nested-parallelism)
 
   execute_process(COMMAND "${CMAKE_C_COMPILER}" -print-file-name=libomptarget.so
                   OUTPUT_VARIABLE omptarget OUTPUT_STRIP_TRAILING_WHITESPACE)
@@ -135,7 +141,9 @@ function(omq_offload_setup archs)
   endif()
   if(nv)
     _omq_find_cuda(cuda_root)
-    list(APPEND compile --cuda-path=${cuda_root} --libomptarget-nvptx-bc-path=${llvm_lib})
+    # (with -foffload-lto the device runtime comes from libomptarget.devicertl.a at link time,
+    # so clang-19 no longer needs --libomptarget-nvptx-bc-path to find its bitcode)
+    list(APPEND compile --cuda-path=${cuda_root})
     set(OMQ_CUDA_ROOT "${cuda_root}" PARENT_SCOPE)
   endif()
   set(OMQ_OFFLOAD_COMPILE_OPTIONS ${compile} PARENT_SCOPE)

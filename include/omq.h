@@ -60,7 +60,8 @@ typedef enum omq_status {
     OMQ_ERR_DEVICE = 11,       /* the device runtime reported a failure (copy, launch) */
     OMQ_ERR_NONFINITE = 12,    /* quantization input contained NaN or Inf (see omq_quantize) */
     OMQ_ERR_IO = 13,           /* reading or writing a file failed */
-    OMQ_ERR_FORMAT = 14        /* malformed input data (e.g. a file that is not what it claims) */
+    OMQ_ERR_FORMAT = 14,       /* malformed input data (e.g. a file that is not what it claims) */
+    OMQ_ERR_NOT_READY = 15     /* omq_stream_query: the stream still has work queued or running */
 } omq_status;
 
 /* A static, human-readable description of a status. Never NULL. */
@@ -122,18 +123,59 @@ OMQ_API int omq_context_device(const omq_context *ctx);
 OMQ_API const char *omq_context_describe(const omq_context *ctx);
 /* Details of the last error an omq call on this context returned ("" if none). */
 OMQ_API const char *omq_context_last_error(const omq_context *ctx);
-/* Number of GPUs (OpenMP non-host devices) visible to this process. */
+/* The backend the context uses: "host", "omp" (OpenMP offload: any GPU, and the host
+ * fallback) or "hip" (ROCm: HIP memory, copies and streams; OpenMP kernels). */
+OMQ_API const char *omq_context_backend(const omq_context *ctx);
+/* Number of GPUs (OpenMP non-host devices) visible to this process. GPU N is OpenMP device
+ * N; with the HIP backend it is also HIP device N. */
 OMQ_API int omq_device_count(void);
+/* Human-readable lines on what this build can run on: backends and the devices they see. */
+OMQ_API const char *omq_device_report(void);
 
-/* Waits until all work queued on the context has finished. Returns the first deferred
- * error of that work (OMQ_ERR_NONFINITE) and clears it, else OMQ_OK. */
+/* Waits until all work queued on the context (every stream) has finished. Returns the
+ * first deferred error of that work (OMQ_ERR_NONFINITE) and clears it, else OMQ_OK.
+ * Contexts are thread-safe: any thread may queue work and synchronize. */
 OMQ_API omq_status omq_synchronize(omq_context *ctx);
 
+/* ------------------------------------------------------------------ streams */
+/* Work queued on one stream runs in the order it was queued (from any thread); work on
+ * different streams may overlap. Every context has a default stream; operations go to the
+ * context's current stream (omq_context_set_stream, like cublasSetStream). */
+typedef struct omq_stream omq_stream;
+
+OMQ_API omq_status omq_stream_create(omq_context *ctx, omq_stream **stream);
+/* Adopts the application's hipStream_t (hip backend): omq's work is ordered with the
+ * application's own work on it; each omq call returns once its work is done. */
+OMQ_API omq_status omq_stream_wrap_hip(omq_context *ctx, void *hip_stream, omq_stream **stream);
+/* Adopts a cudaStream_t / CUstream (omp backend on an NVIDIA GPU), with the same ordering
+ * guarantee (LLVM's OpenMP runtime cannot join CUDA streams, so each call runs to completion). */
+OMQ_API omq_status omq_stream_wrap_cuda(omq_context *ctx, void *cuda_stream, omq_stream **stream);
+/* Waits for the stream's work, then frees it (an adopted native stream is not destroyed).
+ * The default stream cannot be destroyed. NULL is ignored. */
+OMQ_API omq_status omq_stream_destroy(omq_stream *stream);
+/* Waits for the stream's work; returns its first deferred error, as omq_synchronize. */
+OMQ_API omq_status omq_stream_synchronize(omq_stream *stream);
+/* OMQ_OK if all of the stream's work has finished, OMQ_ERR_NOT_READY if not. */
+OMQ_API omq_status omq_stream_query(omq_stream *stream);
+/* Makes `stream` (of this context; NULL: the default stream) the one operations queue on. */
+OMQ_API omq_status omq_context_set_stream(omq_context *ctx, omq_stream *stream);
+OMQ_API omq_stream *omq_context_get_stream(omq_context *ctx);
+
 /* ------------------------------------------------------------------ memory */
-/* Memory where the context computes (device memory for a GPU context). Aligned to 256 bytes. */
+/* Memory where the context computes (device memory for a GPU context). Aligned to 256 bytes.
+ * Memory still allocated is freed with the context. Operations also accept device memory
+ * the application allocated itself (hipMalloc, cudaMalloc, omp_target_alloc). */
 OMQ_API omq_status omq_malloc(omq_context *ctx, size_t bytes, void **ptr);
-/* Frees memory from omq_malloc on the same context. NULL is ignored. */
+/* Frees memory from omq_malloc on the same context, after the context's queued work.
+ * NULL is ignored; a pointer omq_malloc did not return is OMQ_ERR_INVALID_ARG. */
 OMQ_API omq_status omq_free(omq_context *ctx, void *ptr);
+/* Page-locked host memory (fast asynchronous copies); plain host memory on host contexts. */
+OMQ_API omq_status omq_host_malloc(omq_context *ctx, size_t bytes, void **ptr);
+OMQ_API omq_status omq_host_free(omq_context *ctx, void *ptr);
+/* Caps the bytes omq_malloc and omq_host_malloc may hold on this context (0: no cap);
+ * beyond it they return OMQ_ERR_ALLOC. omq's own scratch memory counts too. */
+OMQ_API omq_status omq_context_set_memory_limit(omq_context *ctx, size_t bytes);
+OMQ_API size_t omq_context_memory_in_use(const omq_context *ctx);
 
 typedef enum omq_copy_kind {
     OMQ_COPY_HOST_TO_DEVICE = 0,
@@ -145,6 +187,10 @@ typedef enum omq_copy_kind {
  * "Device" means the context's memory space (host memory for host contexts). */
 OMQ_API omq_status omq_memcpy(omq_context *ctx, void *dst, const void *src, size_t bytes,
                               omq_copy_kind kind);
+/* Queues the copy on the current stream and returns; host memory must stay valid until the
+ * stream is synchronized (fastest with omq_host_malloc memory). */
+OMQ_API omq_status omq_memcpy_async(omq_context *ctx, void *dst, const void *src, size_t bytes,
+                                    omq_copy_kind kind);
 
 /* ------------------------------------------------------------------ conversion */
 /* Quantizes rows x cols float32 values (src, row-major) into `type` (dst, omq_matrix_size
@@ -183,7 +229,7 @@ typedef enum omq_algo {
  *  - dmmv and gemm: any wtype, F32 and F16 included; they compute with the float32 values
  *    omq_dequantize gives (F16 X is widened exactly), accumulating in float32.
  *  - mmvq and mmq: quantized wtypes only (F32/F16 weights: OMQ_ERR_UNSUPPORTED). X is first
- *    quantized to Q8_1 in the context's workspace, byte-identical to omq_quantize (ggml's
+ *    quantized to Q8_1 in the current stream's workspace, byte-identical to omq_quantize (ggml's
  *    quantize_row_q8_1); a block of X holding NaN or Inf then becomes zeros and the next
  *    omq_synchronize returns OMQ_ERR_NONFINITE, as omq_quantize does. dmmv and gemm pass
  *    NaN and Inf through IEEE arithmetic into Y.
@@ -201,11 +247,12 @@ OMQ_API omq_status omq_matmul(omq_context *ctx, omq_type wtype, const void *W, i
 OMQ_API omq_status omq_matmul_choose(omq_context *ctx, omq_type wtype, int64_t rows, int64_t K,
                                      int64_t n, omq_algo *algo);
 
-/* Bytes of context workspace omq_matmul needs for these arguments (0 for dmmv and gemm
+/* Bytes of stream workspace omq_matmul needs for these arguments (0 for dmmv and gemm
  * with F32 X; n * K * 4 for them with F16 X, the X widened to float32; n * K / 32 * 36, the
- * Q8_1 blocks of X, for mmvq and mmq). The workspace belongs to the context: it grows on
- * demand (waiting for queued work first), is reused by later calls, and is freed with the
- * context. Same checks as omq_matmul (algo may be AUTO). */
+ * Q8_1 blocks of X, for mmvq and mmq). Each stream has one workspace: it grows on demand
+ * (waiting for the stream's queued work first), is reused by later calls, counts against
+ * the context's memory limit, and is freed with the stream. Same checks as omq_matmul
+ * (algo may be AUTO). */
 OMQ_API omq_status omq_matmul_workspace_size(omq_context *ctx, omq_type wtype, int64_t rows,
                                              int64_t K, omq_type xtype, int64_t n,
                                              omq_algo algo, size_t *bytes);
@@ -214,6 +261,20 @@ OMQ_API omq_status omq_matmul_workspace_size(omq_context *ctx, omq_type wtype, i
 OMQ_API const char *omq_algo_name(omq_algo algo);
 /* Name -> algorithm, case-insensitive; OMQ_ERR_INVALID_ARG for an unknown name. */
 OMQ_API omq_status omq_algo_from_name(const char *name, omq_algo *algo);
+
+/* ------------------------------------------------------------------ testing hooks */
+/* Makes the next `count` allocations (omq_malloc, omq_host_malloc) or copies (omq_memcpy,
+ * omq_memcpy_async) on this context fail with OMQ_ERR_ALLOC / OMQ_ERR_DEVICE, so that
+ * applications can test their error paths. */
+typedef enum omq_injected_failure { OMQ_INJECT_ALLOC = 0, OMQ_INJECT_COPY = 1 } omq_injected_failure;
+OMQ_API omq_status omq_debug_inject_failures(omq_context *ctx, omq_injected_failure what, int count);
+
+/* Benchmark yardsticks, queued on the current stream like any operation: an empty kernel
+ * (OMQ_PROBE_EMPTY: what one operation costs beyond its work; dst, src, bytes unused), or a
+ * copy kernel (OMQ_PROBE_COPY: an OpenMP target region copying `bytes`, a multiple of 16,
+ * between 16-byte aligned device buffers: the bandwidth a plain kernel reaches). */
+typedef enum omq_probe { OMQ_PROBE_EMPTY = 0, OMQ_PROBE_COPY = 1 } omq_probe;
+OMQ_API omq_status omq_debug_probe(omq_context *ctx, omq_probe what, void *dst, const void *src, size_t bytes);
 
 #ifdef __cplusplus
 }

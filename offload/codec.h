@@ -12,6 +12,7 @@
 #ifndef OMQ_CODEC_H
 #define OMQ_CODEC_H
 
+#include <omp.h>
 #include <stddef.h>
 #include <string.h>
 
@@ -22,43 +23,60 @@
 #define OMQ_PRAGMA(x) OMQ_PRAGMA_(x) /* two levels: macros in x expand first */
 #define OMQ_PRAGMA_(x) _Pragma(#x)
 
-/* Target regions are queued as deferred target tasks (nowait), ordered by the context's
- * dependence object. Not with gcc: libgomp was seen to deadlock now and then (about one run
- * in ten of the golden test) in a later host parallel region after host-fallback target
- * tasks; LLVM's libomp ran the same test 300 times cleanly. gcc builds run them synchronously. */
-#if defined(__clang__)
-#define OMQ_ASYNC(q) nowait depend(inout : q[0])
-#else
-#define OMQ_ASYNC(q)
-#endif
-
 /* for (int64_t i = 0; i < n; ++i) { body } on host threads, or as one target region on the
- * exec's device queued behind the context's earlier work. `ptrs` is the parenthesised list
- * of every pointer the body dereferences (they are device pointers there). */
+ * exec's device. `ptrs` is the parenthesised list of every pointer the body dereferences
+ * (they are device pointers there).
+ *
+ * Target regions are synchronous, never `nowait`: LLVM 19's libomp fails an assertion
+ * (new_gtid <= __kmp_hidden_helper_threads_num) when hidden-helper tasks, which `target
+ * nowait` creates, coexist with application threads that start and end, and a library does
+ * not choose its host's threads. Asynchrony comes from the device layer instead: stream
+ * executor threads run the regions while callers go on. */
 #define OMQ_PARALLEL_FOR(ex, n, i, ptrs, ...)                                                   \
     do {                                                                                        \
-        const int64_t omq_n_ = (n);                                                             \
-        if ((ex)->kind == OMQ_EXEC_HOST) {                                                      \
-            OMQ_PRAGMA(omp parallel for schedule(static))                                       \
-            for (int64_t i = 0; i < omq_n_; ++i) { __VA_ARGS__ }                                \
-        } else {                                                                                \
-            const int omq_dev_ = (ex)->device;                                                  \
-            char *omq_q_ = (ex)->queue;                                                         \
-            (void)omq_q_; /* gcc does not count uses in depend clauses */                       \
-            OMQ_PRAGMA(omp target teams distribute parallel for device(omq_dev_)                \
-                       is_device_ptr ptrs OMQ_ASYNC(omq_q_))                     \
-            for (int64_t i = 0; i < omq_n_; ++i) { __VA_ARGS__ }                                \
-        }                                                                                       \
+        if ((ex)->kind == OMQ_EXEC_HOST)                                                        \
+            OMQ_HOST_FOR(n, i, __VA_ARGS__);                                                    \
+        else                                                                                    \
+            OMQ_TARGET_FOR(ex, n, i, ptrs, __VA_ARGS__);                                        \
     } while (0)
 
+/* The two forms, for kernels whose best loop differs between host and device. */
+#define OMQ_HOST_FOR(n, i, ...)                                                                 \
+    do {                                                                                        \
+        const int64_t omq_n_ = (n);                                                             \
+        OMQ_PRAGMA(omp parallel for schedule(static))                                           \
+        for (int64_t i = 0; i < omq_n_; ++i) { __VA_ARGS__ }                                    \
+    } while (0)
+
+/* One device thread per iteration, 256 to a team: the runtime's default team count left an
+ * H200 half idle on streaming kernels (copy: 1.96 vs 3.0 TB/s). On OpenMP's host fallback
+ * the shape is the host's (libomp prints a warning when it cannot form such teams). */
+#define OMQ_TARGET_FOR(ex, n, i, ptrs, ...)                                                     \
+    do {                                                                                        \
+        const int64_t omq_n_ = (n);                                                             \
+        const int omq_dev_ = (ex)->device;                                                      \
+        const int omq_host_ = omq_dev_ == omp_get_initial_device();                             \
+        const int64_t omq_t_ = (omq_n_ + 255) / 256;                                            \
+        const int omq_teams_ = omq_host_ ? 1 : omq_t_ > (1 << 30) ? (1 << 30) : (int)omq_t_;    \
+        const int omq_threads_ = omq_host_ ? omp_get_max_threads() : 256;                       \
+        OMQ_PRAGMA(omp target teams distribute parallel for device(omq_dev_)                    \
+                   is_device_ptr ptrs num_teams(omq_teams_) thread_limit(omq_threads_))         \
+        for (int64_t i = 0; i < omq_n_; ++i) { __VA_ARGS__ }                                    \
+    } while (0)
+
+/* 16-byte stores: two of them write a group of 8 floats, one a group of 8 halves */
+typedef struct {
+    _Alignas(16) uint32_t w[4];
+} omq_vec16;
+
 #pragma omp declare target
-static inline int omq_all_finite(const float *x, int n) {
+static inline int omq_all_finite(OMQ_NOESCAPE const float *x, int n) {
     int ok = 1;
     for (int j = 0; j < n; ++j) ok &= omq_is_finite(x[j]);
     return ok;
 }
 
-static inline void omq_latch_fault(int *fault, int code) {
+static inline void omq_latch_fault(OMQ_NOESCAPE int *fault, int code) {
     (void)code; /* gcc does not count uses in atomic constructs */
 #pragma omp atomic write
     *fault = code;
@@ -76,13 +94,21 @@ static inline void omq_latch_fault(int *fault, int code) {
         }                                                                                       \
     } while (0)
 
-/* Entry points of a type whose quantizer needs no row statistic. */
+/* Entry points of a type whose quantizer needs no row statistic (K-quants: 256 values). */
 #define OMQ_DEFINE_CODEC(T, BLOCK, BS)                                                          \
     void omq_quantize_##T(const omq_exec *ex, const float *src, void *dst, int64_t rows,       \
                           int64_t cols, const float *imatrix) {                                 \
         OMQ_QUANTIZE_BLOCKS(T, BLOCK, BS);                                                      \
     }                                                                                           \
     OMQ_DEFINE_DEQUANTIZE(T, BLOCK, BS)
+
+/* The same for 32-value types without an importance-weighted search (Q8_0, Q8_1). */
+#define OMQ_DEFINE_CODEC32(T, BLOCK)                                                            \
+    void omq_quantize_##T(const omq_exec *ex, const float *src, void *dst, int64_t rows,       \
+                          int64_t cols, const float *imatrix) {                                 \
+        OMQ_QUANTIZE_BLOCKS32(T, BLOCK, OMQ_QK);                                                \
+    }                                                                                           \
+    OMQ_DEFINE_DEQUANTIZE(T, BLOCK, OMQ_QK)
 
 /* Entry points of a legacy type (Q4_0..Q5_1) whose imatrix quantizer also needs
  * sum(x^2)/cols over the block's whole row, summed sequentially as ggml does: one team per
@@ -93,7 +119,7 @@ static inline void omq_latch_fault(int *fault, int code) {
     void omq_quantize_##T(const omq_exec *ex, const float *src, void *dst, int64_t rows,       \
                           int64_t cols, const float *imatrix) {                                 \
         if (!imatrix) {                                                                         \
-            OMQ_QUANTIZE_BLOCKS(T, BLOCK, BS);                                                  \
+            OMQ_QUANTIZE_BLOCKS32(T, BLOCK, BS);                                                \
             return;                                                                             \
         }                                                                                       \
         BLOCK *y = (BLOCK *)dst;                                                                \
@@ -112,10 +138,8 @@ static inline void omq_latch_fault(int *fault, int code) {
             }                                                                                   \
         } else {                                                                                \
             const int dev = ex->device;                                                         \
-            char *q = ex->queue;                                                                \
-            (void)q;                                                                            \
             OMQ_PRAGMA(omp target teams distribute device(dev)                                  \
-                       is_device_ptr(src, y, imatrix, fault) OMQ_ASYNC(q))                      \
+                       is_device_ptr(src, y, imatrix, fault))                                   \
             for (int64_t r = 0; r < rows; ++r) {                                                \
                 const float *xr = src + r * cols;                                               \
                 float sum = 0.0f;                                                               \
@@ -143,21 +167,87 @@ static inline void omq_latch_fault(int *fault, int code) {
         });                                                                                     \
     } while (0)
 
+/* The same for 32-value blocks, which on devices are read with 16-byte loads and written 2
+ * bytes at a time from a private copy (byte-wise stores and 4-byte loads made Q4_0/Q8_0
+ * quantization instruction-bound). A separate macro, not a test of BS: see the rule above. */
+#define OMQ_QUANTIZE_BLOCKS32(T, BLOCK, BS)                                                     \
+    do {                                                                                        \
+        BLOCK *y_ = (BLOCK *)dst;                                                               \
+        int *fault_ = ex->fault;                                                                \
+        const int64_t nb_ = cols / (BS);                                                        \
+        if (ex->kind == OMQ_EXEC_TARGET && ((uintptr_t)src & 15) == 0 && !imatrix) {            \
+            uint16_t *y16_ = (uint16_t *)dst;                                                   \
+            OMQ_TARGET_FOR(ex, rows * nb_, i, (src, y16_, fault_), {                            \
+                const omq_vec16 *xv = (const omq_vec16 *)(src + i * (BS));                      \
+                float xb[BS];                                                                   \
+                for (int k = 0; k < (BS) / 4; ++k) {                                            \
+                    const omq_vec16 t = xv[k];                                                  \
+                    __builtin_memcpy(xb + 4 * k, &t, 16);                                       \
+                }                                                                               \
+                BLOCK blk;                                                                      \
+                OMQ_QUANTIZE_ONE(T, BLOCK, BS, xb, &blk, NULL, 0.0f, fault_);                   \
+                uint16_t h[sizeof(BLOCK) / 2];                                                  \
+                __builtin_memcpy(h, &blk, sizeof h);                                            \
+                for (size_t k = 0; k < sizeof(BLOCK) / 2; ++k)                                  \
+                    y16_[i * (sizeof(BLOCK) / 2) + k] = h[k];                                   \
+            });                                                                                 \
+        } else {                                                                                \
+            OMQ_PARALLEL_FOR(ex, rows * nb_, i, (src, y_, imatrix, fault_), {                   \
+                const int64_t r = i / nb_, b = i - r * nb_;                                     \
+                OMQ_QUANTIZE_ONE(T, BLOCK, BS, src + r * cols + b * (BS), y_ + i,               \
+                                 imatrix ? imatrix + b * (BS) : NULL, 0.0f, fault_);            \
+            });                                                                                 \
+        }                                                                                       \
+    } while (0)
+
+/* Host: one iteration per block. Devices: one iteration per 8 consecutive outputs (the
+ * type's T_dequantize_group), so neighbouring threads write neighbouring memory. */
 #define OMQ_DEFINE_DEQUANTIZE(T, BLOCK, BS)                                                     \
     void omq_dequantize_##T(const omq_exec *ex, const void *src, void *dst, int to_f16,        \
                             int64_t rows, int64_t cols) {                                       \
         const BLOCK *x = (const BLOCK *)src;                                                    \
         float *yf = to_f16 ? NULL : (float *)dst;                                               \
         uint16_t *yh = to_f16 ? (uint16_t *)dst : NULL;                                         \
-        OMQ_PARALLEL_FOR(ex, rows * (cols / (BS)), i, (x, yf, yh), {                            \
-            if (yf) {                                                                           \
-                T##_dequantize_block(x + i, yf + i * (BS));                                     \
-            } else {                                                                            \
-                float tmp[BS];                                                                  \
-                T##_dequantize_block(x + i, tmp);                                               \
-                for (int j = 0; j < (BS); ++j) yh[i * (BS) + j] = omq_fp32_to_fp16(tmp[j]);     \
-            }                                                                                   \
-        });                                                                                     \
+        if (ex->kind == OMQ_EXEC_HOST) {                                                        \
+            OMQ_HOST_FOR(rows * (cols / (BS)), i, {                                             \
+                if (yf) {                                                                       \
+                    T##_dequantize_block(x + i, yf + i * (BS));                                 \
+                } else {                                                                        \
+                    float tmp[BS];                                                              \
+                    T##_dequantize_block(x + i, tmp);                                           \
+                    for (int j = 0; j < (BS); ++j) yh[i * (BS) + j] = omq_fp32_to_fp16(tmp[j]); \
+                }                                                                               \
+            });                                                                                 \
+        } else if (((uintptr_t)dst & 15) == 0) {                                                \
+            omq_vec16 *yv = (omq_vec16 *)dst; /* each group's output is 16-byte aligned too */  \
+            OMQ_TARGET_FOR(ex, rows * (cols / 8), i, (x, yv), {                                 \
+                const int64_t b = i / ((BS) / 8);                                               \
+                float tmp[8];                                                                   \
+                T##_dequantize_group(x + b, (int)(i - b * ((BS) / 8)), tmp);                    \
+                omq_vec16 v[2];                                                                 \
+                if (to_f16) {                                                                   \
+                    for (int j = 0; j < 4; ++j)                                                 \
+                        v[0].w[j] = omq_fp32_to_fp16(tmp[2 * j]) |                              \
+                                    (uint32_t)omq_fp32_to_fp16(tmp[2 * j + 1]) << 16;           \
+                    yv[i] = v[0];                                                               \
+                } else {                                                                        \
+                    for (int j = 0; j < 8; ++j) v[j / 4].w[j % 4] = omq_f32_bits(tmp[j]);        \
+                    yv[2 * i] = v[0];                                                           \
+                    yv[2 * i + 1] = v[1];                                                       \
+                }                                                                               \
+            });                                                                                 \
+        } else {                                                                                \
+            OMQ_TARGET_FOR(ex, rows * (cols / 8), i, (x, yf, yh), {                             \
+                const int64_t b = i / ((BS) / 8);                                               \
+                float tmp[8];                                                                   \
+                T##_dequantize_group(x + b, (int)(i - b * ((BS) / 8)), tmp);                    \
+                if (yf) {                                                                       \
+                    for (int j = 0; j < 8; ++j) yf[8 * i + j] = tmp[j];                         \
+                } else {                                                                        \
+                    for (int j = 0; j < 8; ++j) yh[8 * i + j] = omq_fp32_to_fp16(tmp[j]);      \
+                }                                                                               \
+            });                                                                                 \
+        }                                                                                       \
     }
 
 #endif /* OMQ_CODEC_H */

@@ -1,9 +1,9 @@
 /* The interface between the framework (src/) and the kernels (offload/).
  *
- * A kernel entry point runs its loop either on host threads or as a target region on
- * an OpenMP device, queued (nowait) behind the context's earlier work; which one is
- * decided by the omq_exec it is given, never by the kernel. Entry points never fail:
- * the framework validates every argument before calling them. */
+ * A kernel entry point runs its loop either on host threads or as a (synchronous) target
+ * region on an OpenMP device; which one is decided by the omq_exec it is given, never by
+ * the kernel. The device layer calls entry points in stream order. Entry points never
+ * fail: the framework validates every argument before calling them. */
 #ifndef OMQ_KERNELS_H
 #define OMQ_KERNELS_H
 
@@ -17,8 +17,8 @@ typedef enum omq_exec_kind {
 typedef struct omq_exec {
     omq_exec_kind kind;
     int device; /* OpenMP device number, for OMQ_EXEC_TARGET */
-    char *queue; /* dependence object: target tasks of one context run in issue order */
     int *fault; /* one int in `device` memory where kernels latch a deferred error */
+    void *workspace; /* scratch in `device` memory, as large as the submission asked for */
 } omq_exec;
 
 /* Deferred error a kernel can latch into *fault (an omq_status value). */
@@ -92,5 +92,8 @@ void omq_quantize_q8_1_f16(const omq_exec *ex, const uint16_t *src, void *dst, i
 
 /* 1 if target regions of this build can run on OpenMP device `device` (a probe region). */
 int omq_probe_device(int device);
+/* Benchmark yardsticks: an empty kernel, and a copy of `bytes` (a multiple of 16). */
+void omq_kernel_empty(const omq_exec *ex);
+void omq_kernel_copy(const omq_exec *ex, void *dst, const void *src, size_t bytes);
 
 #endif /* OMQ_KERNELS_H */

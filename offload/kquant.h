@@ -11,7 +11,7 @@
 #pragma omp declare target
 
 /* Scale and min j (0..7) of a Q4_K/Q5_K block, 6 bits each, out of 12 bytes. */
-static inline void omq_get_scale_min_k4(int j, const uint8_t *q, uint8_t *d, uint8_t *m) {
+static inline void omq_get_scale_min_k4(int j, OMQ_NOESCAPE const uint8_t *q, OMQ_NOESCAPE uint8_t *d, OMQ_NOESCAPE uint8_t *m) {
     if (j < 4) {
         *d = q[j] & 63;
         *m = q[j + 4] & 63;
@@ -22,7 +22,7 @@ static inline void omq_get_scale_min_k4(int j, const uint8_t *q, uint8_t *d, uin
 }
 
 /* The inverse, for j = 0..7 in increasing order (later j OR into bytes earlier j wrote). */
-static inline void omq_put_scale_min_k4(int j, uint8_t *q, uint8_t ls, uint8_t lm) {
+static inline void omq_put_scale_min_k4(int j, OMQ_NOESCAPE uint8_t *q, uint8_t ls, uint8_t lm) {
     if (j < 4) {
         q[j] = ls;
         q[j + 4] = lm;
@@ -34,7 +34,7 @@ static inline void omq_put_scale_min_k4(int j, uint8_t *q, uint8_t ls, uint8_t l
 }
 
 /* 256 values of 2 bits: byte l of each 32-byte half holds values l, l+32, l+64, l+96. */
-static inline void omq_pack_2bit(uint8_t *qs, const uint8_t *L) {
+static inline void omq_pack_2bit(OMQ_NOESCAPE uint8_t *qs, OMQ_NOESCAPE const uint8_t *L) {
     for (int j = 0; j < OMQ_QK_K; j += 128)
         for (int l = 0; l < 32; ++l)
             qs[j / 4 + l] = (uint8_t)(L[j + l] | (L[j + l + 32] << 2) | (L[j + l + 64] << 4) |
@@ -44,9 +44,9 @@ static inline void omq_pack_2bit(uint8_t *qs, const uint8_t *L) {
 /* The sub-block scales and mins of Q4_K and Q5_K (nmax 15 or 31): ggml's reference search
  * without weights, its imatrix search (make_qkx3 + make_qp) with them. Fills y's d, dmin,
  * scales and L (the quants before the final requantization). */
-static inline void omq_kquant_scales_mins(const float *x, const float *qw, int nmax,
-                                          float ref_rmin, int ref_nstep, uint8_t *L,
-                                          uint16_t *yd, uint16_t *ydmin, uint8_t *yscales) {
+static inline void omq_kquant_scales_mins(OMQ_NOESCAPE const float *x, OMQ_NOESCAPE const float *qw, int nmax,
+                                          float ref_rmin, int ref_nstep, OMQ_NOESCAPE uint8_t *L,
+                                          OMQ_NOESCAPE uint16_t *yd, OMQ_NOESCAPE uint16_t *ydmin, OMQ_NOESCAPE uint8_t *yscales) {
     uint8_t Laux[32];
     float weights[32], mins[8], scales[8];
     if (!qw) {
@@ -99,8 +99,8 @@ static inline void omq_kquant_scales_mins(const float *x, const float *qw, int n
 }
 
 /* Final quants from the stored (rounded) scales: L = nearest((x + dmin*m) / (d*sc)). */
-static inline void omq_kquant_requantize(const float *x, uint16_t yd, uint16_t ydmin,
-                                         const uint8_t *yscales, int nmax, uint8_t *L) {
+static inline void omq_kquant_requantize(OMQ_NOESCAPE const float *x, uint16_t yd, uint16_t ydmin,
+                                         OMQ_NOESCAPE const uint8_t *yscales, int nmax, OMQ_NOESCAPE uint8_t *L) {
     for (int j = 0; j < 8; ++j) {
         uint8_t sc, m;
         omq_get_scale_min_k4(j, yscales, &sc, &m);

@@ -232,10 +232,8 @@ static inline int omq_mm_teams(int dev, int64_t tiles) {
         const int lpr_ = omq_mm_lanes_per_row(nb), rpt_ = OMQ_MM_LANES / lpr_;                 \
         const int64_t ntiles_ = ((rows) + rpt_ - 1) / rpt_;                                     \
         const int dev_ = (ex)->device, nteams_ = omq_mm_teams(dev_, ntiles_);                   \
-        char *q_ = (ex)->queue;                                                                 \
-        (void)q_;                                                                               \
         OMQ_PRAGMA(omp target teams num_teams(nteams_) thread_limit(OMQ_MM_LANES)               \
-                   device(dev_) is_device_ptr(W, X, Y) OMQ_ASYNC(q_))                           \
+                   device(dev_) is_device_ptr(W, X, Y))                           \
         {                                                                                       \
             float part_[OMQ_MM_LANES * OMQ_MM_NC];                                              \
             _Pragma("omp parallel")                                                             \
@@ -379,10 +377,8 @@ static inline int omq_mm_teams(int dev, int64_t tiles) {
         const int64_t nrt = (rows + OMQ_MMQ_TR - 1) / OMQ_MMQ_TR;                               \
         const int64_t nct = (n + OMQ_MMQ_TC - 1) / OMQ_MMQ_TC, ntiles = nrt * nct;              \
         const int dev = ex->device, nteams = omq_mm_teams(dev, ntiles);                         \
-        char *q = ex->queue;                                                                    \
-        (void)q;                                                                                \
         OMQ_PRAGMA(omp target teams num_teams(nteams) thread_limit(OMQ_MMQ_LANES) device(dev)   \
-                   is_device_ptr(W, X, Y) OMQ_ASYNC(q))                                         \
+                   is_device_ptr(W, X, Y))                                         \
         {                                                                                       \
             BLOCK ws[OMQ_MMQ_TR * KB];                                                          \
             omq_block_q8_1 xs[OMQ_MMQ_TC * OMQ_MM_KQ];                                          \
@@ -481,10 +477,8 @@ static inline int omq_mm_teams(int dev, int64_t tiles) {
         const int64_t nrt = (rows + OMQ_GEMM_TR - 1) / OMQ_GEMM_TR;                             \
         const int64_t nct = (n + OMQ_GEMM_TC - 1) / OMQ_GEMM_TC, ntiles = nrt * nct;            \
         const int dev = ex->device, nteams = omq_mm_teams(dev, ntiles);                         \
-        char *q = ex->queue;                                                                    \
-        (void)q;                                                                                \
         OMQ_PRAGMA(omp target teams num_teams(nteams) thread_limit(OMQ_GEMM_LANES) device(dev)  \
-                   is_device_ptr(W, X, Y) OMQ_ASYNC(q))                                         \
+                   is_device_ptr(W, X, Y))                                         \
         {                                                                                       \
             float ws[OMQ_GEMM_TR * OMQ_MM_KC];                                                  \
             float xs[OMQ_GEMM_TC * OMQ_MM_KC];                                                  \

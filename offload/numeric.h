@@ -13,6 +13,15 @@
 #include <stdint.h>
 #include <string.h>
 
+/* For pointer parameters of kernel helpers that never keep the pointer. OpenMP device code
+ * moves a local array whose address reaches a call it cannot see through to a heap shared by
+ * all threads (8 MB by default): enough threads then exhaust it and kernels fault. */
+#if defined(__clang__)
+#define OMQ_NOESCAPE __attribute__((noescape))
+#else
+#define OMQ_NOESCAPE
+#endif
+
 #pragma omp declare target
 
 static inline uint32_t omq_f32_bits(float f) {

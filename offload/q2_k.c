@@ -6,7 +6,7 @@
 #include "search.h"
 
 #pragma omp declare target
-static inline void q2_K_quantize_block(const float *x, omq_block_q2_K *y, const float *qw,
+static inline void q2_K_quantize_block(OMQ_NOESCAPE const float *x, OMQ_NOESCAPE omq_block_q2_K *y, OMQ_NOESCAPE const float *qw,
                                        float sigma2_unused) {
     (void)sigma2_unused;
     uint8_t L[OMQ_QK_K], Laux[16];
@@ -70,7 +70,17 @@ static inline void q2_K_quantize_block(const float *x, omq_block_q2_K *y, const 
     omq_pack_2bit(y->qs, L);
 }
 
-static inline void q2_K_dequantize_block(const omq_block_q2_K *x, float *y) {
+/* value v: half n = v / 128, w = v % 128, shift step j = w / 32, r = w % 32: bits 2j of
+ * qs[32n + r], scale byte 8n + 2j + (r >= 16); a group of 8 shares one scale */
+static inline void q2_K_dequantize_group(OMQ_NOESCAPE const omq_block_q2_K *x, int g, OMQ_NOESCAPE float *y) {
+    const int v = 8 * g, n = v >> 7, w = v & 127, j = w >> 5, r = w & 31;
+    const uint8_t sc = x->scales[8 * n + 2 * j + (r >= 16)];
+    const float dl = omq_fp16_to_fp32(x->d) * (sc & 0xF), ml = omq_fp16_to_fp32(x->dmin) * (sc >> 4);
+    const uint8_t *q = x->qs + 32 * n + r;
+    for (int i = 0; i < 8; ++i) y[i] = dl * ((q[i] >> (2 * j)) & 3) - ml;
+}
+
+static inline void q2_K_dequantize_block(OMQ_NOESCAPE const omq_block_q2_K *x, OMQ_NOESCAPE float *y) {
     const float d = omq_fp16_to_fp32(x->d);
     const float min = omq_fp16_to_fp32(x->dmin);
     const uint8_t *q = x->qs;

@@ -6,7 +6,7 @@
 #include "search.h"
 
 #pragma omp declare target
-static inline void q3_K_set_scale(omq_block_q3_K *y, int j, int l) {
+static inline void q3_K_set_scale(OMQ_NOESCAPE omq_block_q3_K *y, int j, int l) {
     if (j < 8) {
         y->scales[j] = (uint8_t)(l & 0xF);
     } else {
@@ -16,12 +16,12 @@ static inline void q3_K_set_scale(omq_block_q3_K *y, int j, int l) {
     y->scales[j % 4 + 8] |= (uint8_t)(l << (2 * (j / 4)));
 }
 
-static inline int q3_K_get_scale(const uint8_t *s, int j) {
+static inline int q3_K_get_scale(OMQ_NOESCAPE const uint8_t *s, int j) {
     const int lo = j < 8 ? s[j] & 0xF : s[j - 8] >> 4;
     return (lo | (((s[8 + j % 4] >> (2 * (j / 4))) & 3) << 4)) - 32;
 }
 
-static inline void q3_K_quantize_block(const float *x, omq_block_q3_K *y, const float *qw,
+static inline void q3_K_quantize_block(OMQ_NOESCAPE const float *x, OMQ_NOESCAPE omq_block_q3_K *y, OMQ_NOESCAPE const float *qw,
                                        float sigma2_unused) {
     (void)sigma2_unused;
     int8_t L[OMQ_QK_K];
@@ -90,7 +90,16 @@ static inline void q3_K_quantize_block(const float *x, omq_block_q3_K *y, const 
     omq_pack_2bit(y->qs, U);
 }
 
-static inline void q3_K_dequantize_block(const omq_block_q3_K *x, float *y) {
+/* as Q2_K's layout; the high bit of value v is bit 4n + j of hmask[r] */
+static inline void q3_K_dequantize_group(OMQ_NOESCAPE const omq_block_q3_K *x, int g, OMQ_NOESCAPE float *y) {
+    const int v = 8 * g, n = v >> 7, w = v & 127, j = w >> 5, r = w & 31;
+    const float dl = omq_fp16_to_fp32(x->d) * q3_K_get_scale(x->scales, 8 * n + 2 * j + (r >= 16));
+    const uint8_t m = (uint8_t)(1u << (4 * n + j));
+    const uint8_t *q = x->qs + 32 * n + r, *hm = x->hmask + r;
+    for (int i = 0; i < 8; ++i) y[i] = dl * (((q[i] >> (2 * j)) & 3) - ((hm[i] & m) ? 0 : 4));
+}
+
+static inline void q3_K_dequantize_block(OMQ_NOESCAPE const omq_block_q3_K *x, OMQ_NOESCAPE float *y) {
     const float d_all = omq_fp16_to_fp32(x->d);
     const uint8_t *q = x->qs;
     const uint8_t *hm = x->hmask;

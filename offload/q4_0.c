@@ -4,7 +4,7 @@
 #include "search.h"
 
 #pragma omp declare target
-static inline void q4_0_quantize_block(const float *x, omq_block_q4_0 *y, const float *qw,
+static inline void q4_0_quantize_block(OMQ_NOESCAPE const float *x, OMQ_NOESCAPE omq_block_q4_0 *y, OMQ_NOESCAPE const float *qw,
                                        float sigma2) {
     if (qw) {
         float w[OMQ_QK];
@@ -33,7 +33,15 @@ static inline void q4_0_quantize_block(const float *x, omq_block_q4_0 *y, const 
     }
 }
 
-static inline void q4_0_dequantize_block(const omq_block_q4_0 *x, float *y) {
+/* values 8g .. 8g+7: the same arithmetic as the block form, value by value */
+static inline void q4_0_dequantize_group(OMQ_NOESCAPE const omq_block_q4_0 *x, int g, OMQ_NOESCAPE float *y) {
+    const float d = omq_fp16_to_fp32(x->d);
+    const uint8_t *q = x->qs + (g & 1) * 8;
+    const int shift = (g >> 1) * 4;
+    for (int i = 0; i < 8; ++i) y[i] = (((q[i] >> shift) & 0x0F) - 8) * d;
+}
+
+static inline void q4_0_dequantize_block(OMQ_NOESCAPE const omq_block_q4_0 *x, OMQ_NOESCAPE float *y) {
     const float d = omq_fp16_to_fp32(x->d);
     for (int j = 0; j < 16; ++j) {
         y[j] = ((x->qs[j] & 0x0F) - 8) * d;

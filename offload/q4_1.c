@@ -4,7 +4,7 @@
 #include "search.h"
 
 #pragma omp declare target
-static inline void q4_1_quantize_block(const float *x, omq_block_q4_1 *y, const float *qw,
+static inline void q4_1_quantize_block(OMQ_NOESCAPE const float *x, OMQ_NOESCAPE omq_block_q4_1 *y, OMQ_NOESCAPE const float *qw,
                                        float sigma2) {
     if (qw) {
         float w[OMQ_QK];
@@ -33,7 +33,15 @@ static inline void q4_1_quantize_block(const float *x, omq_block_q4_1 *y, const 
     }
 }
 
-static inline void q4_1_dequantize_block(const omq_block_q4_1 *x, float *y) {
+static inline void q4_1_dequantize_group(OMQ_NOESCAPE const omq_block_q4_1 *x, int g, OMQ_NOESCAPE float *y) {
+    const float d = omq_fp16_to_fp32(x->d);
+    const float m = omq_fp16_to_fp32(x->m);
+    const uint8_t *q = x->qs + (g & 1) * 8;
+    const int shift = (g >> 1) * 4;
+    for (int i = 0; i < 8; ++i) y[i] = ((q[i] >> shift) & 0x0F) * d + m;
+}
+
+static inline void q4_1_dequantize_block(OMQ_NOESCAPE const omq_block_q4_1 *x, OMQ_NOESCAPE float *y) {
     const float d = omq_fp16_to_fp32(x->d);
     const float m = omq_fp16_to_fp32(x->m);
     for (int j = 0; j < 16; ++j) {

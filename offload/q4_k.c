@@ -5,7 +5,7 @@
 #include "kquant.h"
 
 #pragma omp declare target
-static inline void q4_K_quantize_block(const float *x, omq_block_q4_K *y, const float *qw,
+static inline void q4_K_quantize_block(OMQ_NOESCAPE const float *x, OMQ_NOESCAPE omq_block_q4_K *y, OMQ_NOESCAPE const float *qw,
                                        float sigma2_unused) {
     (void)sigma2_unused;
     uint8_t L[OMQ_QK_K];
@@ -18,7 +18,18 @@ static inline void q4_K_quantize_block(const float *x, omq_block_q4_K *y, const 
     }
 }
 
-static inline void q4_K_dequantize_block(const omq_block_q4_K *x, float *y) {
+/* value v: pair p = v / 64 of 32-value groups in qs[32p ..]: low nibbles are group 2p,
+ * high nibbles group 2p + 1 */
+static inline void q4_K_dequantize_group(OMQ_NOESCAPE const omq_block_q4_K *x, int g, OMQ_NOESCAPE float *y) {
+    const int v = 8 * g, p = v >> 6, hi = (v >> 5) & 1;
+    uint8_t sc, m;
+    omq_get_scale_min_k4(2 * p + hi, x->scales, &sc, &m);
+    const float d1 = omq_fp16_to_fp32(x->d) * sc, m1 = omq_fp16_to_fp32(x->dmin) * m;
+    const uint8_t *q = x->qs + 32 * p + (v & 31);
+    for (int i = 0; i < 8; ++i) y[i] = d1 * ((q[i] >> (4 * hi)) & 0xF) - m1;
+}
+
+static inline void q4_K_dequantize_block(OMQ_NOESCAPE const omq_block_q4_K *x, OMQ_NOESCAPE float *y) {
     const float d = omq_fp16_to_fp32(x->d);
     const float min = omq_fp16_to_fp32(x->dmin);
     const uint8_t *q = x->qs;

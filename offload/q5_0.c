@@ -5,7 +5,7 @@
 #include "search.h"
 
 #pragma omp declare target
-static inline void q5_0_pack(omq_block_q5_0 *y, const int *L) {
+static inline void q5_0_pack(OMQ_NOESCAPE omq_block_q5_0 *y, OMQ_NOESCAPE const int *L) {
     uint32_t qh = 0;
     for (int j = 0; j < 16; ++j) {
         y->qs[j] = (uint8_t)((L[j] & 0x0F) | ((L[j + 16] & 0x0F) << 4));
@@ -15,7 +15,7 @@ static inline void q5_0_pack(omq_block_q5_0 *y, const int *L) {
     __builtin_memcpy(y->qh, &qh, sizeof qh);
 }
 
-static inline void q5_0_quantize_block(const float *x, omq_block_q5_0 *y, const float *qw,
+static inline void q5_0_quantize_block(OMQ_NOESCAPE const float *x, OMQ_NOESCAPE omq_block_q5_0 *y, OMQ_NOESCAPE const float *qw,
                                        float sigma2) {
     int L[OMQ_QK];
     if (qw) {
@@ -41,7 +41,19 @@ static inline void q5_0_quantize_block(const float *x, omq_block_q5_0 *y, const 
     q5_0_pack(y, L);
 }
 
-static inline void q5_0_dequantize_block(const omq_block_q5_0 *x, float *y) {
+static inline void q5_0_dequantize_group(OMQ_NOESCAPE const omq_block_q5_0 *x, int g, OMQ_NOESCAPE float *y) {
+    const float d = omq_fp16_to_fp32(x->d);
+    uint32_t qh;
+    __builtin_memcpy(&qh, x->qh, sizeof qh);
+    const uint8_t *q = x->qs + (g & 1) * 8;
+    const int shift = (g >> 1) * 4;
+    for (int i = 0; i < 8; ++i) {
+        const int v = 8 * g + i; /* the fifth bit of value v is bit v of qh */
+        y[i] = ((int)(((q[i] >> shift) & 0x0F) | (((qh >> v) & 1) << 4)) - 16) * d; /* signed, as ggml */
+    }
+}
+
+static inline void q5_0_dequantize_block(OMQ_NOESCAPE const omq_block_q5_0 *x, OMQ_NOESCAPE float *y) {
     const float d = omq_fp16_to_fp32(x->d);
     uint32_t qh;
     __builtin_memcpy(&qh, x->qh, sizeof qh);

@@ -4,7 +4,7 @@
 #include "search.h"
 
 #pragma omp declare target
-static inline void q5_1_quantize_block(const float *x, omq_block_q5_1 *y, const float *qw,
+static inline void q5_1_quantize_block(OMQ_NOESCAPE const float *x, OMQ_NOESCAPE omq_block_q5_1 *y, OMQ_NOESCAPE const float *qw,
                                        float sigma2) {
     int L[OMQ_QK];
     if (qw) {
@@ -37,7 +37,20 @@ static inline void q5_1_quantize_block(const float *x, omq_block_q5_1 *y, const 
     __builtin_memcpy(y->qh, &qh, sizeof qh);
 }
 
-static inline void q5_1_dequantize_block(const omq_block_q5_1 *x, float *y) {
+static inline void q5_1_dequantize_group(OMQ_NOESCAPE const omq_block_q5_1 *x, int g, OMQ_NOESCAPE float *y) {
+    const float d = omq_fp16_to_fp32(x->d);
+    const float m = omq_fp16_to_fp32(x->m);
+    uint32_t qh;
+    __builtin_memcpy(&qh, x->qh, sizeof qh);
+    const uint8_t *q = x->qs + (g & 1) * 8;
+    const int shift = (g >> 1) * 4;
+    for (int i = 0; i < 8; ++i) {
+        const int v = 8 * g + i;
+        y[i] = (((q[i] >> shift) & 0x0F) | (((qh >> v) & 1) << 4)) * d + m;
+    }
+}
+
+static inline void q5_1_dequantize_block(OMQ_NOESCAPE const omq_block_q5_1 *x, OMQ_NOESCAPE float *y) {
     const float d = omq_fp16_to_fp32(x->d);
     const float m = omq_fp16_to_fp32(x->m);
     uint32_t qh;

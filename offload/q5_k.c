@@ -5,7 +5,7 @@
 #include "kquant.h"
 
 #pragma omp declare target
-static inline void q5_K_quantize_block(const float *x, omq_block_q5_K *y, const float *qw,
+static inline void q5_K_quantize_block(OMQ_NOESCAPE const float *x, OMQ_NOESCAPE omq_block_q5_K *y, OMQ_NOESCAPE const float *qw,
                                        float sigma2_unused) {
     (void)sigma2_unused;
     uint8_t L[OMQ_QK_K];
@@ -33,7 +33,17 @@ static inline void q5_K_quantize_block(const float *x, omq_block_q5_K *y, const 
     }
 }
 
-static inline void q5_K_dequantize_block(const omq_block_q5_K *x, float *y) {
+static inline void q5_K_dequantize_group(OMQ_NOESCAPE const omq_block_q5_K *x, int g, OMQ_NOESCAPE float *y) {
+    const int v = 8 * g, p = v >> 6, hi = (v >> 5) & 1, l = v & 31;
+    uint8_t sc, m;
+    omq_get_scale_min_k4(2 * p + hi, x->scales, &sc, &m);
+    const float d1 = omq_fp16_to_fp32(x->d) * sc, m1 = omq_fp16_to_fp32(x->dmin) * m;
+    const uint8_t u = (uint8_t)(1u << (2 * p + hi));
+    const uint8_t *ql = x->qs + 32 * p + l, *qh = x->qh + l;
+    for (int i = 0; i < 8; ++i) y[i] = d1 * (((ql[i] >> (4 * hi)) & 0xF) + (qh[i] & u ? 16 : 0)) - m1;
+}
+
+static inline void q5_K_dequantize_block(OMQ_NOESCAPE const omq_block_q5_K *x, OMQ_NOESCAPE float *y) {
     const float d = omq_fp16_to_fp32(x->d);
     const float min = omq_fp16_to_fp32(x->dmin);
     const uint8_t *ql = x->qs, *qh = x->qh;

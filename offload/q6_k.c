@@ -5,7 +5,7 @@
 #include "search.h"
 
 #pragma omp declare target
-static inline void q6_K_quantize_block(const float *x, omq_block_q6_K *y, const float *qw,
+static inline void q6_K_quantize_block(OMQ_NOESCAPE const float *x, OMQ_NOESCAPE omq_block_q6_K *y, OMQ_NOESCAPE const float *qw,
                                        float sigma2_unused) {
     (void)sigma2_unused;
     int8_t L[OMQ_QK_K];
@@ -50,7 +50,20 @@ static inline void q6_K_quantize_block(const float *x, omq_block_q6_K *y, const 
     }
 }
 
-static inline void q6_K_dequantize_block(const omq_block_q6_K *x, float *y) {
+/* value v: half n = v / 128, quarter k = (v % 128) / 32, l = v % 32: low nibble (k < 2) or
+ * high nibble (k >= 2) of ql[64n + l + 32 (k & 1)], bits 2k of qh[32n + l], scale 8n + l/16 + 2k */
+static inline void q6_K_dequantize_group(OMQ_NOESCAPE const omq_block_q6_K *x, int g, OMQ_NOESCAPE float *y) {
+    const int v = 8 * g, n = v >> 7, k = (v >> 5) & 3, l = v & 31;
+    const float d = omq_fp16_to_fp32(x->d);
+    const int8_t sc = x->scales[8 * n + l / 16 + 2 * k];
+    const uint8_t *ql = x->ql + 64 * n + l + 32 * (k & 1), *qh = x->qh + 32 * n + l;
+    for (int i = 0; i < 8; ++i) {
+        const int q = (int8_t)(((ql[i] >> (4 * (k >> 1))) & 0xF) | (((qh[i] >> (2 * k)) & 3) << 4)) - 32;
+        y[i] = d * sc * q;
+    }
+}
+
+static inline void q6_K_dequantize_block(OMQ_NOESCAPE const omq_block_q6_K *x, OMQ_NOESCAPE float *y) {
     const float d = omq_fp16_to_fp32(x->d);
     const uint8_t *ql = x->ql, *qh = x->qh;
     const int8_t *sc = x->scales;

@@ -3,7 +3,7 @@
 #include "matmul.h"
 
 #pragma omp declare target
-static inline void q8_0_quantize_block(const float *x, omq_block_q8_0 *y, const float *qw,
+static inline void q8_0_quantize_block(OMQ_NOESCAPE const float *x, OMQ_NOESCAPE omq_block_q8_0 *y, OMQ_NOESCAPE const float *qw,
                                        float sigma2) {
     (void)qw; /* ggml's q8_0 ignores importance weights */
     (void)sigma2;
@@ -18,7 +18,12 @@ static inline void q8_0_quantize_block(const float *x, omq_block_q8_0 *y, const 
     for (int j = 0; j < OMQ_QK; ++j) y->qs[j] = (int8_t)omq_roundf(x[j] * id);
 }
 
-static inline void q8_0_dequantize_block(const omq_block_q8_0 *x, float *y) {
+static inline void q8_0_dequantize_group(OMQ_NOESCAPE const omq_block_q8_0 *x, int g, OMQ_NOESCAPE float *y) {
+    const float d = omq_fp16_to_fp32(x->d);
+    for (int i = 0; i < 8; ++i) y[i] = x->qs[8 * g + i] * d;
+}
+
+static inline void q8_0_dequantize_block(OMQ_NOESCAPE const omq_block_q8_0 *x, OMQ_NOESCAPE float *y) {
     const float d = omq_fp16_to_fp32(x->d);
     for (int j = 0; j < OMQ_QK; ++j) y[j] = x->qs[j] * d;
 }
@@ -29,5 +34,5 @@ static inline void q8_0_vec_dot_q8_1(const omq_block_q8_0 *w, const omq_block_q8
 }
 #pragma omp end declare target
 
-OMQ_DEFINE_CODEC(q8_0, omq_block_q8_0, OMQ_QK)
+OMQ_DEFINE_CODEC32(q8_0, omq_block_q8_0)
 OMQ_DEFINE_MATMUL(q8_0, omq_block_q8_0, OMQ_QK)

@@ -5,7 +5,7 @@
 #include "matmul.h"
 
 #pragma omp declare target
-static inline void q8_1_quantize_block(const float *x, omq_block_q8_1 *y, const float *qw,
+static inline void q8_1_quantize_block(OMQ_NOESCAPE const float *x, OMQ_NOESCAPE omq_block_q8_1 *y, OMQ_NOESCAPE const float *qw,
                                        float sigma2) {
     (void)qw;
     (void)sigma2;
@@ -25,7 +25,12 @@ static inline void q8_1_quantize_block(const float *x, omq_block_q8_1 *y, const 
     y->s = omq_fp32_to_fp16(sum * d);
 }
 
-static inline void q8_1_dequantize_block(const omq_block_q8_1 *x, float *y) {
+static inline void q8_1_dequantize_group(OMQ_NOESCAPE const omq_block_q8_1 *x, int g, OMQ_NOESCAPE float *y) {
+    const float d = omq_fp16_to_fp32(x->d);
+    for (int i = 0; i < 8; ++i) y[i] = x->qs[8 * g + i] * d;
+}
+
+static inline void q8_1_dequantize_block(OMQ_NOESCAPE const omq_block_q8_1 *x, OMQ_NOESCAPE float *y) {
     const float d = omq_fp16_to_fp32(x->d);
     for (int j = 0; j < OMQ_QK; ++j) y[j] = x->qs[j] * d;
 }
@@ -36,7 +41,7 @@ static inline void q8_1_vec_dot_q8_1(const omq_block_q8_1 *w, const omq_block_q8
 }
 #pragma omp end declare target
 
-OMQ_DEFINE_CODEC(q8_1, omq_block_q8_1, OMQ_QK)
+OMQ_DEFINE_CODEC32(q8_1, omq_block_q8_1)
 OMQ_DEFINE_MATMUL(q8_1, omq_block_q8_1, OMQ_QK)
 
 /* Activations given as IEEE binary16: each block widened exactly to float32, then quantized as

@@ -3,7 +3,7 @@
 #include "matmul.h"
 
 #pragma omp declare target
-static inline void q8_K_quantize_block(const float *x, omq_block_q8_K *y, const float *qw,
+static inline void q8_K_quantize_block(OMQ_NOESCAPE const float *x, OMQ_NOESCAPE omq_block_q8_K *y, OMQ_NOESCAPE const float *qw,
                                        float sigma2) {
     (void)qw;
     (void)sigma2;
@@ -35,7 +35,11 @@ static inline void q8_K_quantize_block(const float *x, omq_block_q8_K *y, const 
     y->d = 1 / iscale;
 }
 
-static inline void q8_K_dequantize_block(const omq_block_q8_K *x, float *y) {
+static inline void q8_K_dequantize_group(OMQ_NOESCAPE const omq_block_q8_K *x, int g, OMQ_NOESCAPE float *y) {
+    for (int i = 0; i < 8; ++i) y[i] = x->d * x->qs[8 * g + i];
+}
+
+static inline void q8_K_dequantize_block(OMQ_NOESCAPE const omq_block_q8_K *x, OMQ_NOESCAPE float *y) {
     for (int j = 0; j < OMQ_QK_K; ++j) y[j] = x->d * x->qs[j];
 }
 /* value d * q with a float32 d: Q3_K/Q6_K's arithmetic with unit scales */

@@ -19,8 +19,8 @@ static inline int omq_clamp_i(int v, int lo, int hi) { return v < lo ? lo : v > 
 /* Symmetric quantization of n values to [-nmax, nmax-1] (stored + nmax in L), searching
  * 19 candidate scales for the best weighted least-squares fit. Weights: qw, or x^2 when
  * qw is NULL (ggml's rmse_type 1, the only mode its quantizers use). Returns the scale. */
-static inline float omq_make_qx_quants(int n, int nmax, const float *x, int8_t *L,
-                                       const float *qw) {
+static inline float omq_make_qx_quants(int n, int nmax, OMQ_NOESCAPE const float *x, OMQ_NOESCAPE int8_t *L,
+                                       OMQ_NOESCAPE const float *qw) {
     float max = 0, amax = 0;
     for (int i = 0; i < n; ++i) {
         const float ax = omq_fabsf(x[i]);
@@ -68,7 +68,7 @@ static inline float omq_make_qx_quants(int n, int nmax, const float *x, int8_t *
 
 /* Q3_K's symmetric search (ggml make_q3_quants with do_rmse): start from the max-based
  * scale, then move single quants while the x^2-weighted fit improves (at most 5 sweeps). */
-static inline float omq_make_q3_quants(int n, int nmax, const float *x, int8_t *L) {
+static inline float omq_make_q3_quants(int n, int nmax, OMQ_NOESCAPE const float *x, OMQ_NOESCAPE int8_t *L) {
     float max = 0, amax = 0;
     for (int i = 0; i < n; ++i) {
         const float ax = omq_fabsf(x[i]);
@@ -121,8 +121,8 @@ static inline float omq_make_q3_quants(int n, int nmax, const float *x, int8_t *
  * the one of least weighted error (|.| if use_mad, else squared). Weights: `weights`, or
  * x^2 when weights is NULL and `null_weights_ok` (make_qkx3_quants); make_qkx2_quants
  * always has weights and returns on max == min, make_qkx3 on max <= min. */
-static inline float omq_make_qkx_quants(int n, int nmax, const float *x, const float *weights,
-                                        uint8_t *L, float *the_min, uint8_t *Laux, float rmin,
+static inline float omq_make_qkx_quants(int n, int nmax, OMQ_NOESCAPE const float *x, OMQ_NOESCAPE const float *weights,
+                                        OMQ_NOESCAPE uint8_t *L, OMQ_NOESCAPE float *the_min, OMQ_NOESCAPE uint8_t *Laux, float rmin,
                                         float rdelta, int nstep, int use_mad) {
     float min = x[0], max = x[0];
     float sum_w = weights ? weights[0] : x[0] * x[0];
@@ -202,8 +202,8 @@ static inline float omq_make_qkx_quants(int n, int nmax, const float *x, const f
 /* Positive scales (or mins) of a super-block quantized to [0, nmax] under weights qw:
  * 9 candidate scales, then single-quant moves (ggml make_qp_quants). L is uint8 as in
  * ggml, including its wrap-around for the first, unclamped rounding. */
-static inline float omq_make_qp_quants(int n, int nmax, const float *x, uint8_t *L,
-                                       const float *qw) {
+static inline float omq_make_qp_quants(int n, int nmax, OMQ_NOESCAPE const float *x, OMQ_NOESCAPE uint8_t *L,
+                                       OMQ_NOESCAPE const float *qw) {
     float max = 0;
     for (int i = 0; i < n; ++i) max = max > x[i] ? max : x[i];
     if (max < OMQ_GROUP_MAX_EPS) {

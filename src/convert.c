@@ -1,5 +1,31 @@
-/* omq_quantize / omq_dequantize: validate everything, then hand over to the type's kernel. */
+/* omq_quantize / omq_dequantize: validate everything, then queue the type's kernel on the
+ * context's current stream. */
 #include "omq_internal.h"
+
+typedef struct {
+    omq_quantize_fn fn;
+    const float *src, *imatrix;
+    void *dst;
+    int64_t rows, cols;
+} quantize_args;
+
+static void run_quantize(const omq_exec *ex, void *p) {
+    const quantize_args *a = p;
+    a->fn(ex, a->src, a->dst, a->rows, a->cols, a->imatrix);
+}
+
+typedef struct {
+    omq_dequantize_fn fn;
+    const void *src;
+    void *dst;
+    int to_f16;
+    int64_t rows, cols;
+} dequantize_args;
+
+static void run_dequantize(const omq_exec *ex, void *p) {
+    const dequantize_args *a = p;
+    a->fn(ex, a->src, a->dst, a->to_f16, a->rows, a->cols);
+}
 
 omq_status omq_quantize(omq_context *ctx, omq_type type, const float *src, void *dst,
                         int64_t rows, int64_t cols, const float *imatrix) {
@@ -15,9 +41,9 @@ omq_status omq_quantize(omq_context *ctx, omq_type type, const float *src, void 
         (imatrix && (st = omq_check_ptr(ctx, imatrix, sizeof(float), "imatrix"))) ||
         (st = omq_check_matrix(ctx, t, rows, cols, &elements, &bytes)))
         return st;
-    t->quantize(&ctx->exec, src, dst, rows, cols, t->uses_imatrix ? imatrix : NULL);
-    if (t->block_size > 1) ctx->fault_pending = 1; /* non-finite input is reported later */
-    return OMQ_OK;
+    const quantize_args a = {t->quantize, src, t->uses_imatrix ? imatrix : NULL, dst, rows, cols};
+    /* only block formats reject non-finite input (F32/F16 convert it faithfully) */
+    return omq_submit(ctx, run_quantize, &a, sizeof a, t->block_size > 1);
 }
 
 omq_status omq_dequantize(omq_context *ctx, omq_type type, const void *src, omq_type out_type,
@@ -36,6 +62,34 @@ omq_status omq_dequantize(omq_context *ctx, omq_type type, const void *src, omq_
         (st = omq_check_ptr(ctx, dst, out_type == OMQ_TYPE_F32 ? 4 : 2, "dst")) ||
         (st = omq_check_matrix(ctx, t, rows, cols, &elements, &bytes)))
         return st;
-    t->dequantize(&ctx->exec, src, dst, out_type == OMQ_TYPE_F16, rows, cols);
-    return OMQ_OK;
+    const dequantize_args a = {t->dequantize, src, dst, out_type == OMQ_TYPE_F16, rows, cols};
+    return omq_submit(ctx, run_dequantize, &a, sizeof a, 0);
+}
+
+typedef struct {
+    omq_probe what;
+    void *dst;
+    const void *src;
+    size_t bytes;
+} probe_args;
+
+static void run_probe(const omq_exec *ex, void *p) {
+    const probe_args *a = p;
+    if (a->what == OMQ_PROBE_EMPTY) omq_kernel_empty(ex);
+    else omq_kernel_copy(ex, a->dst, a->src, a->bytes);
+}
+
+omq_status omq_debug_probe(omq_context *ctx, omq_probe what, void *dst, const void *src, size_t bytes) {
+    if (!ctx) return OMQ_ERR_NULL;
+    omq_clear_error(ctx);
+    if (what != OMQ_PROBE_EMPTY && what != OMQ_PROBE_COPY)
+        return omq_fail(ctx, OMQ_ERR_INVALID_ARG, "omq_debug_probe: unknown probe %d", (int)what);
+    if (what == OMQ_PROBE_COPY) {
+        omq_status st;
+        if ((st = omq_check_ptr(ctx, dst, 16, "dst")) || (st = omq_check_ptr(ctx, src, 16, "src"))) return st;
+        if (bytes == 0 || bytes % 16)
+            return omq_fail(ctx, bytes ? OMQ_ERR_SHAPE : OMQ_ERR_EMPTY, "copy probe of %zu bytes (a positive multiple of 16)", bytes);
+    }
+    const probe_args a = {what, dst, src, bytes};
+    return omq_submit(ctx, run_probe, &a, sizeof a, 0);
 }

@@ -49,7 +49,7 @@ static omq_algo choose(const omq_context *ctx, const omq_type_traits *w, int64_t
     (void)rows;
     (void)K;
     const int quantized = is_quantized(w);
-    if (ctx->exec.kind == OMQ_EXEC_TARGET) {
+    if (ctx->exec_kind == OMQ_EXEC_TARGET) {
         if (n <= 8) return quantized ? OMQ_ALGO_MMVQ : OMQ_ALGO_DMMV;
         return quantized ? OMQ_ALGO_MMQ : OMQ_ALGO_GEMM;
     }
@@ -124,6 +124,30 @@ omq_status omq_matmul_workspace_size(omq_context *ctx, omq_type wtype, int64_t r
     return st;
 }
 
+/* One submission: X converted into the stream's workspace (when the algorithm needs it),
+ * then the product, in stream order. */
+typedef struct {
+    omq_matmul_fn fn;
+    const void *W, *X;
+    float *Y;
+    int64_t rows, K, n;
+    int x_f16, x_q8_1; /* X is binary16; X goes through Q8_1 */
+} matmul_args;
+
+static void run_matmul(const omq_exec *ex, void *p) {
+    const matmul_args *a = p;
+    const void *x = a->X;
+    if (a->x_q8_1) {
+        if (a->x_f16) omq_quantize_q8_1_f16(ex, (const uint16_t *)a->X, ex->workspace, a->n, a->K);
+        else omq_quantize_q8_1(ex, (const float *)a->X, ex->workspace, a->n, a->K, NULL);
+        x = ex->workspace;
+    } else if (a->x_f16) {
+        omq_dequantize_f16(ex, a->X, ex->workspace, 0, a->n, a->K);
+        x = ex->workspace;
+    }
+    a->fn(ex, a->W, a->rows, a->K, x, a->n, a->Y);
+}
+
 omq_status omq_matmul(omq_context *ctx, omq_type wtype, const void *W, int64_t rows, int64_t K,
                       omq_type xtype, const void *X, int64_t n, float *Y, omq_algo algo) {
     if (!ctx) return OMQ_ERR_NULL;
@@ -138,20 +162,8 @@ omq_status omq_matmul(omq_context *ctx, omq_type wtype, const void *W, int64_t r
          (st = omq_check_ptr(ctx, Y, sizeof(float), "omq_matmul: Y"))))
         return st;
     if ((st = plan_matmul(ctx, "omq_matmul", wtype, rows, K, (int)xtype, n, algo, &p))) return st;
-    void *ws = NULL;
-    if (p.workspace && (st = omq_workspace(ctx, p.workspace, &ws))) return st;
-    const void *x = X;
-    if (p.algo == OMQ_ALGO_MMVQ || p.algo == OMQ_ALGO_MMQ) {
-        if (p.x->type == OMQ_TYPE_F32)
-            omq_quantize_q8_1(&ctx->exec, (const float *)X, ws, n, K, NULL);
-        else
-            omq_quantize_q8_1_f16(&ctx->exec, (const uint16_t *)X, ws, n, K);
-        ctx->fault_pending = 1; /* a non-finite block of X is reported by omq_synchronize */
-        x = ws;
-    } else if (p.x->type == OMQ_TYPE_F16) {
-        omq_dequantize_f16(&ctx->exec, X, ws, 0, n, K);
-        x = ws;
-    }
-    p.fn(&ctx->exec, W, rows, K, x, n, Y);
-    return OMQ_OK;
+    const int q8 = p.algo == OMQ_ALGO_MMVQ || p.algo == OMQ_ALGO_MMQ;
+    const matmul_args a = {p.fn, W, X, Y, rows, K, n, p.x->type == OMQ_TYPE_F16, q8};
+    /* a non-finite block of X quantized to Q8_1 is reported by the next synchronize */
+    return omq_submit_with_workspace(ctx, run_matmul, &a, sizeof a, q8, p.workspace);
 }

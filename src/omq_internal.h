@@ -2,6 +2,7 @@
 #ifndef OMQ_INTERNAL_H
 #define OMQ_INTERNAL_H
 
+#include <pthread.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -26,20 +27,48 @@ typedef struct omq_type_traits {
 /* The row for `type`, or NULL if it is not a valid omq_type. */
 const omq_type_traits *omq_traits(int type);
 
+/* A kernel submission: run(ex, args) executes the kernel's loop (host or target form as ex
+ * says). args is a copy the queue owns until the kernel has been launched. */
+typedef void (*omq_kernel_fn)(const omq_exec *ex, void *args);
+
+typedef struct omq_alloc_record {
+    void *ptr;
+    size_t bytes;
+    int pinned; /* host memory from omq_host_malloc */
+} omq_alloc_record;
+
+struct omq_backend;
 struct omq_context {
-    int device;     /* what omq_context_device() reports */
-    omq_exec exec;  /* how kernels run */
-    char queue;     /* address used as the dependence object of exec.queue */
-    int *fault;     /* deferred-error word in exec.device memory (== &host_fault on host) */
-    int host_fault;
-    int fault_pending; /* a kernel that can latch a fault was queued since the last check */
-    char description[96];
-    char last_error[256];
-    void *workspace; /* scratch of the matrix products in the context's memory (omq_workspace) */
-    size_t workspace_bytes;
+    int device;       /* what omq_context_device() reports */
+    int omp_device;   /* OpenMP device number of the target regions */
+    omq_exec_kind exec_kind;
+    int hip_device;   /* hip backend only */
+    const struct omq_backend *be;
+    pthread_mutex_t lock; /* everything below: streams, allocation records, limits */
+    struct omq_stream *default_stream, *current, *streams;
+    omq_alloc_record *allocs;
+    size_t nallocs, allocs_cap;
+    size_t in_use, limit; /* bytes from omq_malloc / omq_host_malloc; 0: no limit */
+    int inject[2];        /* testing hook: failures to inject (allocation, copy) */
+    char description[128];
 };
 
-/* Records a detailed message for omq_context_last_error and returns `status`. */
+/* The largest argument block a kernel submission carries (copied into the queue). */
+#define OMQ_MAX_KERNEL_ARGS 192
+
+/* Queues run(ex, args) on the context's current stream (args: `bytes` copied, at most
+ * OMQ_MAX_KERNEL_ARGS). may_fault: the kernel can latch a deferred error. */
+omq_status omq_submit(omq_context *ctx, omq_kernel_fn run, const void *args, size_t bytes,
+                      int may_fault);
+/* The same for a kernel that needs `workspace` bytes of scratch in the stream's memory
+ * (ex->workspace when it runs). Each stream owns one workspace, which grows on demand
+ * (after the stream's queued work, which may use the old one, has finished) and counts
+ * against the context's memory limit. */
+omq_status omq_submit_with_workspace(omq_context *ctx, omq_kernel_fn run, const void *args,
+                                     size_t bytes, int may_fault, size_t workspace);
+
+/* Records a detailed message for omq_context_last_error (per thread and context) and
+ * returns `status`. */
 omq_status omq_fail(omq_context *ctx, omq_status status, const char *fmt, ...)
 #if defined(__GNUC__)
     __attribute__((format(printf, 3, 4)))
@@ -49,7 +78,7 @@ omq_status omq_fail(omq_context *ctx, omq_status status, const char *fmt, ...)
 /* Clears the last error (start of a call that may fail). */
 void omq_clear_error(omq_context *ctx);
 
-/* Waits for the context's queued work (no fault check). */
+/* Waits for the work of every stream of the context (no fault check). */
 void omq_wait(omq_context *ctx);
 
 /* Checks the common matrix arguments: sizes, block multiple, overflow. On success
@@ -60,10 +89,5 @@ omq_status omq_check_matrix(omq_context *ctx, const omq_type_traits *t, int64_t 
 /* Checks that p is non-NULL and aligned to `align`; `what` names it in the message. */
 omq_status omq_check_ptr(omq_context *ctx, const void *p, size_t align, const char *what);
 
-/* Sets *ws to the context's workspace of at least `bytes`, growing it if needed (after the
- * queued work that may still use the old one has finished). */
-omq_status omq_workspace(omq_context *ctx, size_t bytes, void **ws);
-/* Frees the workspace (called by omq_context_free). */
-void omq_workspace_release(omq_context *ctx);
 
 #endif /* OMQ_INTERNAL_H */

@@ -19,7 +19,13 @@ const char *omq_build_info(void) {
 #else
 #define OMQ_COMPILER "unknown compiler"
 #endif
-    return "omq " OMQ_VERSION_STRING ", " OMQ_COMPILER ", offload architectures: " OMQ_OFFLOAD_ARCHS;
+#ifdef OMQ_WITH_HIP
+#define OMQ_BACKENDS "host omp hip"
+#else
+#define OMQ_BACKENDS "host omp"
+#endif
+    return "omq " OMQ_VERSION_STRING ", " OMQ_COMPILER ", offload architectures: " OMQ_OFFLOAD_ARCHS
+           ", backends: " OMQ_BACKENDS;
 }
 
 const char *omq_strerror(omq_status status) {
@@ -39,22 +45,36 @@ const char *omq_strerror(omq_status status) {
     case OMQ_ERR_NONFINITE: return "input contains NaN or Inf";
     case OMQ_ERR_IO: return "file input/output failed";
     case OMQ_ERR_FORMAT: return "malformed data";
+    case OMQ_ERR_NOT_READY: return "work is still queued or running";
     }
     return "unknown status code";
 }
+
+/* The last error is kept per thread (and per context), so that contexts used from several
+ * threads at once report each thread's own failures; it is the library's only mutable
+ * state outside contexts, and it is thread-local. */
+static _Thread_local struct {
+    const omq_context *ctx;
+    char message[256];
+} last_error;
 
 omq_status omq_fail(omq_context *ctx, omq_status status, const char *fmt, ...) {
     if (ctx) {
         va_list ap;
         va_start(ap, fmt);
-        vsnprintf(ctx->last_error, sizeof ctx->last_error, fmt, ap);
+        vsnprintf(last_error.message, sizeof last_error.message, fmt, ap);
         va_end(ap);
+        last_error.ctx = ctx;
     }
     return status;
 }
 
 void omq_clear_error(omq_context *ctx) {
-    if (ctx) ctx->last_error[0] = '\0';
+    if (ctx && last_error.ctx == ctx) last_error.message[0] = '\0';
+}
+
+const char *omq_context_last_error(const omq_context *ctx) {
+    return ctx && last_error.ctx == ctx ? last_error.message : "";
 }
 
 omq_status omq_check_matrix(omq_context *ctx, const omq_type_traits *t, int64_t rows,

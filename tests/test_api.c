@@ -21,7 +21,7 @@ static void version_and_status(void **state) {
     assert_string_equal(omq_version_string(), OMQ_VERSION_STRING);
     assert_non_null(strstr(omq_build_info(), OMQ_VERSION_STRING));
     /* every status has its own text; unknown codes have one too */
-    for (int a = OMQ_OK; a <= OMQ_ERR_FORMAT; ++a) {
+    for (int a = OMQ_OK; a <= OMQ_ERR_NOT_READY; ++a) {
         assert_non_null(omq_strerror((omq_status)a));
         assert_string_not_equal(omq_strerror((omq_status)a), "unknown status code");
         for (int b = OMQ_OK; b < a; ++b)
@@ -103,6 +103,19 @@ static void contexts(void **state) {
     assert_int_equal(omq_synchronize(NULL), OMQ_ERR_NULL);
 }
 
+/* AddressSanitizer prints a warning of its own for an impossible allocation */
+#if defined(__SANITIZE_ADDRESS__)
+#define UNDER_ASAN 1
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer)
+#define UNDER_ASAN 1
+#endif
+#endif
+#ifndef UNDER_ASAN
+#define UNDER_ASAN 0
+#endif
+static int checking_silence;
+
 static void memory(void **state) {
     (void)state;
     for (int i = 0; i < ts_device_count(); ++i) {
@@ -114,9 +127,11 @@ static void memory(void **state) {
         assert_int_equal(omq_malloc(NULL, 16, &p), OMQ_ERR_NULL);
         assert_int_equal(omq_malloc(ctx, 16, NULL), OMQ_ERR_NULL);
         /* allocation failure is reported and leaves the context usable */
-        assert_int_equal(omq_malloc(ctx, SIZE_MAX / 2, &p), OMQ_ERR_ALLOC);
-        assert_null(p);
-        assert_true(strlen(omq_context_last_error(ctx)) > 0);
+        if (!(UNDER_ASAN && checking_silence)) {
+            assert_int_equal(omq_malloc(ctx, SIZE_MAX / 2, &p), OMQ_ERR_ALLOC);
+            assert_null(p);
+            assert_true(strlen(omq_context_last_error(ctx)) > 0);
+        }
         assert_int_equal(omq_malloc(ctx, 1000, &p), OMQ_OK);
         assert_int_equal((uintptr_t)p % 256, 0);
         char in[1000], out[1000];
@@ -248,8 +263,10 @@ static void library_is_silent(void **state) {
     const int out = dup(1), err = dup(2);
     dup2(fileno(sink), 1);
     dup2(fileno(sink), 2);
+    checking_silence = 1;
     bad_conversions(state);
     memory(state);
+    checking_silence = 0;
     omq_context *ctx = NULL;
     (void)omq_context_create(&ctx, 1000);
     fflush(stdout);

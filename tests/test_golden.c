@@ -153,6 +153,42 @@ static void check_dequantize(omq_context *ctx, int device, const golden_case *c,
     free(h);
 }
 
+/* Buffers that are only element-aligned (not 16-byte aligned) take the kernels' scalar
+ * forms: same bytes. */
+static void check_unaligned(omq_context *ctx, int device, const golden_case *c, const uint8_t *golden) {
+    const int64_t cols = NCOLS;
+    size_t qbytes = 0;
+    assert_int_equal(omq_row_size(c->type, cols, &qbytes), OMQ_OK);
+    float *dx = ts_alloc(ctx, sizeof(float) * (cols + 4), 0);
+    uint8_t *dq = ts_alloc(ctx, qbytes + 16, 0);
+    uint16_t *dh = ts_alloc(ctx, sizeof(uint16_t) * (cols + 8), 0);
+    assert_int_equal(omq_memcpy(ctx, dx + 1, g_input, sizeof(float) * cols, OMQ_COPY_HOST_TO_DEVICE), OMQ_OK);
+    const size_t qoff = omq_type_block_bytes(c->type) % 4 ? 2 : 4; /* the block type's alignment */
+    assert_int_equal(omq_quantize(ctx, c->type, dx + 1, dq + qoff, 1, cols, NULL), OMQ_OK);
+    assert_int_equal(omq_dequantize(ctx, c->type, dq + qoff, OMQ_TYPE_F16, dh + 1, 1, cols), OMQ_OK);
+    assert_int_equal(omq_synchronize(ctx), OMQ_OK);
+    uint8_t *q = malloc(qbytes);
+    uint16_t *h = malloc(sizeof(uint16_t) * cols), *want = malloc(sizeof(uint16_t) * cols);
+    ts_download(ctx, q, dq + qoff, qbytes);
+    ts_download(ctx, h, dh + 1, sizeof(uint16_t) * cols);
+    char what[64];
+    snprintf(what, sizeof what, "%s from a misaligned buffer", c->file);
+    compare_blocks(q, golden, qbytes, omq_type_block_bytes(c->type), cols / omq_type_block_size(c->type), what, device);
+    omq_context *host;
+    assert_int_equal(omq_context_create(&host, OMQ_DEVICE_HOST), OMQ_OK);
+    assert_int_equal(omq_dequantize(host, c->type, golden, OMQ_TYPE_F16, want, 1, cols), OMQ_OK);
+    assert_int_equal(omq_synchronize(host), OMQ_OK);
+    omq_context_free(host);
+    if (memcmp(h, want, sizeof(uint16_t) * cols))
+        fail_msg("%s: f16 dequantization into a misaligned buffer on %s differs", c->file, ts_device_label(device));
+    ts_free(ctx, dx);
+    ts_free(ctx, dq);
+    ts_free(ctx, dh);
+    free(q);
+    free(h);
+    free(want);
+}
+
 static void golden_type(void **state) {
     const golden_case *c = *state;
     size_t bytes = 0;
@@ -177,6 +213,7 @@ static void golden_type(void **state) {
                 check_slice(ctx, device, c, golden, imat, 6, 1, bs, bs);
             }
             check_dequantize(ctx, device, c, golden, bytes, imat && c->type != OMQ_TYPE_Q8_0);
+            if (!imat) check_unaligned(ctx, device, c, golden);
             omq_context_free(ctx);
         }
         free(golden);

@@ -601,11 +601,75 @@ static void nonfinite_x(void **state) {
     }
 }
 
+/* The Q8_1 paths' workspace: it counts against the context's memory limit, an allocation
+ * that fails is an error with Y untouched, and later calls work again; several streams of
+ * one context each have their own, so concurrent products do not share scratch. */
+static void workspace_limits(void **state) {
+    (void)state;
+    enum { R = 3, K = 4096, N = 64 };
+    const size_t need = (size_t)N * (K / 32) * 36;
+    float *w = calloc(R * K, sizeof(float)), *x = malloc(sizeof(float) * N * K), got[N * R];
+    assert_non_null(w);
+    assert_non_null(x);
+    for (int k = 0; k < R * K; ++k) w[k] = (float)(k % 5) - 2.0f;
+    for (int k = 0; k < N * K; ++k) x[k] = (float)(k % 7) - 3.0f;
+    for (int d = 0; d < ts_device_count(); ++d) {
+        omq_context *ctx;
+        assert_int_equal(omq_context_create(&ctx, ts_device(d)), OMQ_OK);
+        void *dq = ts_alloc(ctx, R * K / 32 * 34, 0);
+        float *dw = ts_upload(ctx, w, sizeof(float) * R * K), *dx = ts_upload(ctx, x, sizeof(float) * N * K);
+        float *dy = ts_alloc(ctx, sizeof got, 0xFF);
+        assert_int_equal(omq_quantize(ctx, OMQ_TYPE_Q8_0, dw, dq, R, K, NULL), OMQ_OK);
+        assert_int_equal(omq_synchronize(ctx), OMQ_OK);
+        size_t ws;
+        assert_int_equal(omq_matmul_workspace_size(ctx, OMQ_TYPE_Q8_0, R, K, OMQ_TYPE_F32, N, OMQ_ALGO_MMQ, &ws), OMQ_OK);
+        assert_int_equal(ws, need);
+        const size_t before = omq_context_memory_in_use(ctx);
+        /* over the limit */
+        assert_int_equal(omq_context_set_memory_limit(ctx, before + need - 1), OMQ_OK);
+        EXPECT_FAIL(ctx, OMQ_ERR_ALLOC, omq_matmul(ctx, OMQ_TYPE_Q8_0, dq, R, K, OMQ_TYPE_F32, dx, N, dy, OMQ_ALGO_MMQ));
+        /* an allocation failure */
+        assert_int_equal(omq_context_set_memory_limit(ctx, 0), OMQ_OK);
+        assert_int_equal(omq_debug_inject_failures(ctx, OMQ_INJECT_ALLOC, 1), OMQ_OK);
+        EXPECT_FAIL(ctx, OMQ_ERR_ALLOC, omq_matmul(ctx, OMQ_TYPE_Q8_0, dq, R, K, OMQ_TYPE_F32, dx, N, dy, OMQ_ALGO_MMVQ));
+        assert_int_equal(omq_synchronize(ctx), OMQ_OK);
+        ts_download(ctx, got, dy, sizeof got);
+        for (int o = 0; o < N * R; ++o) assert_true(isnan(got[o])); /* nothing ran */
+        /* then it works, and the workspace is counted */
+        assert_int_equal(omq_matmul(ctx, OMQ_TYPE_Q8_0, dq, R, K, OMQ_TYPE_F32, dx, N, dy, OMQ_ALGO_MMQ), OMQ_OK);
+        assert_int_equal(omq_synchronize(ctx), OMQ_OK);
+        assert_true(omq_context_memory_in_use(ctx) >= before + need);
+        ts_download(ctx, got, dy, sizeof got);
+        /* a second stream: its own workspace, same results */
+        omq_stream *s2;
+        assert_int_equal(omq_stream_create(ctx, &s2), OMQ_OK);
+        float *dy2 = ts_alloc(ctx, sizeof got, 0xFF);
+        assert_int_equal(omq_context_set_stream(ctx, s2), OMQ_OK);
+        assert_int_equal(omq_matmul(ctx, OMQ_TYPE_Q8_0, dq, R, K, OMQ_TYPE_F32, dx, N, dy2, OMQ_ALGO_MMQ), OMQ_OK);
+        assert_int_equal(omq_stream_synchronize(s2), OMQ_OK);
+        assert_int_equal(omq_context_set_stream(ctx, NULL), OMQ_OK);
+        float got2[N * R];
+        ts_download(ctx, got2, dy2, sizeof got2);
+        for (int o = 0; o < N * R; ++o) assert_true(got2[o] == got[o] && isfinite(got[o]));
+        const size_t with_two = omq_context_memory_in_use(ctx);
+        assert_int_equal(omq_stream_destroy(s2), OMQ_OK);
+        assert_true(omq_context_memory_in_use(ctx) < with_two); /* its workspace went with it */
+        ts_free(ctx, dy2);
+        ts_free(ctx, dq);
+        ts_free(ctx, dw);
+        ts_free(ctx, dx);
+        ts_free(ctx, dy);
+        omq_context_free(ctx);
+    }
+    free(w);
+    free(x);
+}
+
 int main(void) {
     rng = ts_rng_seeded();
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(queries),     cmocka_unit_test(bad_input),   cmocka_unit_test(bad_input_is_silent),
-        cmocka_unit_test(nonfinite_x), cmocka_unit_test(matmul_F32),  cmocka_unit_test(matmul_F16),
+        cmocka_unit_test(nonfinite_x), cmocka_unit_test(workspace_limits), cmocka_unit_test(matmul_F32),  cmocka_unit_test(matmul_F16),
         cmocka_unit_test(matmul_Q4_0), cmocka_unit_test(matmul_Q4_1), cmocka_unit_test(matmul_Q5_0),
         cmocka_unit_test(matmul_Q5_1), cmocka_unit_test(matmul_Q8_0), cmocka_unit_test(matmul_Q8_1),
         cmocka_unit_test(matmul_Q2_K), cmocka_unit_test(matmul_Q3_K), cmocka_unit_test(matmul_Q4_K),

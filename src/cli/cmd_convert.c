@@ -9,6 +9,16 @@
 
 #include "cli.h"
 
+int cmd_quantize_gguf(int argc, char **argv);
+
+static int strcasecmp_ascii(const char *a, const char *b) {
+    for (; *a && *b; ++a, ++b) {
+        const int x = *a >= 'A' && *a <= 'Z' ? *a + 32 : *a, y = *b >= 'A' && *b <= 'Z' ? *b + 32 : *b;
+        if (x != y) return x - y;
+    }
+    return *a - *b;
+}
+
 typedef struct {
     int quantize; /* else dequantize */
     omq_type type;
@@ -22,7 +32,8 @@ static int usage(int quantize, FILE *f) {
     if (quantize)
         fprintf(f, "usage: omq quantize --type T --cols N [--imatrix W.f32] [--device auto|host|fallback|N] IN.f32 OUT.bin\n"
                    "  IN.f32: rows x N float32 values (rows follow from the file size)\n"
-                   "  --imatrix: N float32 importance weights (ggml's imatrix for this matrix)\n");
+                   "  --imatrix: N float32 importance weights (ggml's imatrix for this matrix)\n"
+                   "   or: omq quantize IN.gguf OUT.gguf TYPE [options]   a GGUF model (omq quantize IN.gguf --help)\n");
     else
         fprintf(f, "usage: omq dequantize --type T --cols N [--to f32|f16] [--device auto|host|fallback|N] IN.bin OUT\n"
                    "  IN.bin: rows of type T blocks, N values per row (rows follow from the file size)\n");
@@ -145,7 +156,24 @@ static int run(const convert_job *job) {
     return rc;
 }
 
+/* The GGUF form (omq quantize IN.gguf OUT.gguf TYPE) is told apart by its first positional
+ * argument; options of either form that take a value are skipped with it. */
+static int first_positional_is_gguf(int argc, char **argv) {
+    static const char *const with_value[] = {"--type", "--cols", "--device", "--imatrix", "--threads", "--progress"};
+    for (int i = 1; i < argc; ++i) {
+        const char *a = argv[i];
+        if (a[0] != '-' || !a[1]) {
+            const size_t n = strlen(a);
+            return n >= 5 && !strcasecmp_ascii(a + n - 5, ".gguf");
+        }
+        for (size_t k = 0; k < sizeof with_value / sizeof with_value[0]; ++k)
+            if (!strcmp(a, with_value[k])) ++i;
+    }
+    return 0;
+}
+
 int cmd_quantize(int argc, char **argv) {
+    if (first_positional_is_gguf(argc, argv)) return cmd_quantize_gguf(argc, argv);
     convert_job job = {.quantize = 1};
     int p = parse(argc, argv, &job);
     return p == -1 ? 0 : p ? 2 : run(&job);

@@ -16,10 +16,15 @@ int cmd_info(int argc, char **argv) {
     printf("build:   %s\n", omq_build_info());
     const int n = omq_device_count();
     printf("GPUs:    %d visible (OpenMP devices)\n", n);
+    for (const char *r = omq_device_report(), *e; *r; r = *e ? e + 1 : e) { /* indent each line */
+        e = strchr(r, '\n');
+        if (!e) e = r + strlen(r);
+        printf("  %.*s\n", (int)(e - r), r);
+    }
     for (int d = 0; d < n; ++d) {
         omq_context *ctx = NULL;
         omq_status st = omq_context_create(&ctx, d);
-        printf("  GPU %d: %s\n", d, st ? omq_strerror(st) : "usable");
+        printf("  GPU %d: %s\n", d, st ? omq_strerror(st) : omq_context_describe(ctx));
         omq_context_free(ctx);
     }
     omq_context *ctx = NULL;

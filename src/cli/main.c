@@ -9,6 +9,8 @@ int cmd_quantize(int argc, char **argv);
 int cmd_dequantize(int argc, char **argv);
 int cmd_roundtrip(int argc, char **argv);
 int cmd_matmul(int argc, char **argv);
+int cmd_gguf(int argc, char **argv);
+int cmd_verify(int argc, char **argv);
 
 static const struct {
     const char *name;
@@ -16,10 +18,12 @@ static const struct {
     const char *summary;
 } commands[] = {
     {"info", cmd_info, "version, build, devices, types"},
-    {"quantize", cmd_quantize, "float32 file -> quantized blocks"},
+    {"quantize", cmd_quantize, "float32 file -> quantized blocks; IN.gguf OUT.gguf TYPE: a model"},
     {"dequantize", cmd_dequantize, "quantized blocks -> float32 / float16 file"},
     {"roundtrip", cmd_roundtrip, "quantize + dequantize random data: error and throughput"},
     {"matmul", cmd_matmul, "Y = X W^T: quantized weights times float32/float16 activations"},
+    {"gguf", cmd_gguf, "list a GGUF file's metadata and tensors"},
+    {"verify", cmd_verify, "dequantize a GGUF file's tensors on the device and the host, compare"},
 };
 
 static void usage(FILE *f) {
