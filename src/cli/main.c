@@ -9,6 +9,7 @@ int cmd_quantize(int argc, char **argv);
 int cmd_dequantize(int argc, char **argv);
 int cmd_roundtrip(int argc, char **argv);
 int cmd_matmul(int argc, char **argv);
+int cmd_bench(int argc, char **argv);
 int cmd_gguf(int argc, char **argv);
 int cmd_verify(int argc, char **argv);
 
@@ -22,6 +23,7 @@ static const struct {
     {"dequantize", cmd_dequantize, "quantized blocks -> float32 / float16 file"},
     {"roundtrip", cmd_roundtrip, "quantize + dequantize random data: error and throughput"},
     {"matmul", cmd_matmul, "Y = X W^T: quantized weights times float32/float16 activations"},
+    {"bench", cmd_bench, "speed of every operation against the copy roofline (docs/perf.md)"},
     {"gguf", cmd_gguf, "list a GGUF file's metadata and tensors"},
     {"verify", cmd_verify, "dequantize a GGUF file's tensors on the device and the host, compare"},
 };

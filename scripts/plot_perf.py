@@ -1,0 +1,73 @@
+#!/usr/bin/env python3
+"""Charts `omq bench --csv` output: achieved GB/s of GEMV (n = 1) per type, cold and warm,
+against the copy-kernel roofline the benchmark measured at start-up.
+
+    python3 scripts/plot_perf.py bench.csv docs/perf-gemv.png [--shape 14336x4096] [--title ...]
+
+Needs matplotlib (pip install matplotlib); omq itself does not.
+"""
+import argparse
+import csv
+import sys
+
+
+def read(path):
+    meta, rows = {}, []
+    with open(path) as f:
+        lines = [l for l in f if l.strip()]
+    for l in lines:
+        if l.startswith("# "):
+            k, _, v = l[2:].strip().partition(",")
+            meta[k] = v
+    body = [l for l in lines if not l.startswith("#")]
+    for r in csv.DictReader(body):
+        rows.append(r)
+    return meta, rows
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("csv")
+    ap.add_argument("png")
+    ap.add_argument("--shape", default="14336x4096", help="RxK of the GEMV to plot")
+    ap.add_argument("--op", default="gemv")
+    ap.add_argument("--title", default=None)
+    a = ap.parse_args()
+    meta, rows = read(a.csv)
+    r_, k_ = (int(x) for x in a.shape.lower().split("x"))
+    sel = [r for r in rows if r["op"] == a.op and int(r["rows"]) == r_ and int(r["k"]) == k_]
+    if not sel:
+        sys.exit(f"no {a.op} rows for {a.shape} in {a.csv}")
+    types = []
+    for r in sel:
+        if r["type"] not in types:
+            types.append(r["type"])
+    val = {(r["type"], r["mode"]): float(r["gb_s"]) for r in sel}
+    import matplotlib
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(10, 4.8))
+    w = 0.38
+    xs = range(len(types))
+    for off, mode, color in ((-w / 2, "cold", "#3b6ea8"), (w / 2, "warm", "#e0863a")):
+        ys = [val.get((t, mode), 0.0) for t in types]
+        ax.bar([x + off for x in xs], ys, w, label=mode, color=color)
+    copy = float(meta.get("copy_gb_s", 0) or 0)
+    if copy:
+        ax.axhline(copy, color="black", linestyle="--", linewidth=1)
+        ax.text(len(types) - 0.5, copy, f"copy kernel {copy:.0f} GB/s", ha="right", va="bottom", fontsize=8)
+        ax.axhline(0.85 * copy, color="gray", linestyle=":", linewidth=1)
+        ax.text(len(types) - 0.5, 0.85 * copy, "85 %", ha="right", va="bottom", fontsize=8, color="gray")
+    ax.set_xticks(list(xs))
+    ax.set_xticklabels(types)
+    ax.set_ylabel("GB/s (bytes of W + X + Y)")
+    ax.set_title(a.title or f"omq {a.op} {a.shape} on {meta.get('device', '?')}")
+    ax.legend()
+    fig.tight_layout()
+    fig.savefig(a.png, dpi=120)
+    print(f"wrote {a.png}")
+
+
+if __name__ == "__main__":
+    main()

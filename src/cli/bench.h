@@ -1,0 +1,33 @@
+/* Shared state of `omq bench` (cmd_bench.c: yardsticks, conversions; cmd_bench_products.c:
+ * matrix products). */
+#ifndef OMQ_BENCH_H
+#define OMQ_BENCH_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "omq.h"
+
+typedef struct {
+    omq_context *ctx, *host; /* the benchmarked device; the host, for checks */
+    char device[128];
+    int csv, runs;
+    int only_mode;           /* -1 both, 0 cold, 1 warm */
+    omq_algo algo;           /* of the products; AUTO: omq_matmul_choose's */
+    size_t llc_bytes;
+    double copy_gbs;         /* the copy kernel's bandwidth (bytes read + written) */
+    double launch_us, queued_us;
+} bench;
+
+typedef omq_status (*bench_fn)(void *arg, int rotation);
+
+double bench_median(double *v, int n);
+double bench_time(bench *b, bench_fn fn, void *arg, int rotations);
+int bench_rotations(const bench *b, size_t set_bytes, int cold);
+void bench_row(bench *b, const char *op, const char *type, int64_t rows, int64_t k, int64_t n, const char *mode,
+               const char *algo, double seconds, double bytes, double flops, const char *check);
+
+/* GEMV (n = 1), small batches (n = 2, 4, 8) and GEMM (n = 512) of `type` weights */
+int bench_products(bench *b, const char *op, omq_type type, int64_t rows, int64_t k);
+
+#endif

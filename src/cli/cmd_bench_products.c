@@ -1,0 +1,145 @@
+/* omq bench, matrix products: GEMV (n = 1), small batches (n = 2, 4, 8) and GEMM (n = 512)
+ * through omq_matmul with the algorithm AUTO picks (or --algo). Weights are random floats
+ * quantized on the benchmarked device; cold mode rotates through copies of W, X and Y. */
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "bench.h"
+#include "cli.h"
+
+typedef struct {
+    omq_context *ctx;
+    omq_type type;
+    omq_algo algo;
+    int64_t rows, k, n;
+    void **w;
+    float **x, **y;
+} mm_arg;
+
+static omq_status run_matmul(void *p, int r) {
+    mm_arg *a = p;
+    return omq_matmul(a->ctx, a->type, a->w[r], a->rows, a->k, OMQ_TYPE_F32, a->x[r], a->n, a->y[r], a->algo);
+}
+
+static void fill_random(float *v, size_t count, uint64_t seed) {
+    uint64_t s = 0x9E3779B97F4A7C15ULL ^ seed;
+    for (size_t i = 0; i < count; ++i) {
+        s ^= s << 13, s ^= s >> 7, s ^= s << 17;
+        v[i] = (float)((double)(s >> 11) * 0x1.0p-53 * 2.0 - 1.0);
+    }
+}
+
+/* The first rows of Y against the host's omq_matmul with the same algorithm on the same
+ * data: the two differ only in the order of float additions, so each element must be within
+ * 1e-3 of sum_k |w_k x_k| (far above rounding, far below what a wrong kernel gives). */
+static const char *check_product(bench *b, mm_arg *a, const float *hx) {
+    const int64_t rows = a->rows < 64 ? a->rows : 64, k = a->k, n = a->n;
+    size_t wbytes = 0;
+    omq_matrix_size(a->type, rows, k, &wbytes);
+    void *w = malloc(wbytes);
+    float *wv = malloc(sizeof(float) * (size_t)(rows * k)), *want = malloc(sizeof(float) * (size_t)(n * rows));
+    float *got = malloc(sizeof(float) * (size_t)(n * a->rows));
+    int ok = w && wv && want && got;
+    /* W's first rows are contiguous at the start of rotation 0 */
+    ok = ok && !omq_memcpy(a->ctx, w, a->w[0], wbytes, OMQ_COPY_DEVICE_TO_HOST) &&
+         !omq_memcpy(a->ctx, got, a->y[0], sizeof(float) * (size_t)(n * a->rows), OMQ_COPY_DEVICE_TO_HOST) &&
+         !omq_dequantize(b->host, a->type, w, OMQ_TYPE_F32, wv, rows, k) &&
+         !omq_matmul(b->host, a->type, w, rows, k, OMQ_TYPE_F32, hx, n, want, a->algo) && !omq_synchronize(b->host);
+    for (int64_t j = 0; ok && j < n; ++j)
+        for (int64_t i = 0; ok && i < rows; ++i) {
+            double mag = 0;
+            for (int64_t q = 0; q < k; ++q) mag += fabs((double)wv[i * k + q] * hx[j * k + q]);
+            const double d = fabs((double)got[j * a->rows + i] - want[j * rows + i]);
+            ok = d <= 1e-3 * mag + 1e-30;
+        }
+    free(w);
+    free(wv);
+    free(want);
+    free(got);
+    return ok ? "ok" : "WRONG";
+}
+
+static int bench_one(bench *b, omq_type t, int64_t rows, int64_t k, int64_t n, const char *opname) {
+    size_t wbytes = 0;
+    if (omq_matrix_size(t, rows, k, &wbytes)) return 0; /* shape not valid for this type */
+    omq_algo algo = b->algo;
+    if (algo == OMQ_ALGO_AUTO && omq_matmul_choose(b->ctx, t, rows, k, n, &algo)) return 0;
+    if (omq_matmul_workspace_size(b->ctx, t, rows, k, OMQ_TYPE_F32, n, algo, &(size_t){0}))
+        return 0; /* e.g. mmvq forced on f16 weights */
+    const size_t xbytes = sizeof(float) * (size_t)(n * k), ybytes = sizeof(float) * (size_t)(n * rows);
+    /* W: random floats quantized on the device, a slab of rows at a time */
+    float *hx = malloc(xbytes);
+    const int64_t slab = rows < 4096 ? rows : 4096;
+    float *hw = malloc(sizeof(float) * (size_t)(slab * k));
+    void *dw0 = NULL, *dslab = NULL;
+    if (!hx || !hw) return free(hx), free(hw), cli_fail("bench: out of host memory"), -1;
+    fill_random(hx, (size_t)(n * k), (uint64_t)(n * k));
+    int rc = 0;
+    if (omq_malloc(b->ctx, wbytes, &dw0) || omq_malloc(b->ctx, sizeof(float) * (size_t)(slab * k), &dslab))
+        rc = cli_fail("bench: not enough device memory for %s %lldx%lld", omq_type_name(t), (long long)rows,
+                      (long long)k);
+    size_t row_bytes = 0;
+    omq_matrix_size(t, 1, k, &row_bytes);
+    for (int64_t r0 = 0; !rc && r0 < rows; r0 += slab) {
+        const int64_t nr = rows - r0 < slab ? rows - r0 : slab;
+        fill_random(hw, (size_t)(nr * k), (uint64_t)r0 + 1);
+        if (omq_memcpy(b->ctx, dslab, hw, sizeof(float) * (size_t)(nr * k), OMQ_COPY_HOST_TO_DEVICE) ||
+            omq_quantize(b->ctx, t, dslab, (char *)dw0 + (size_t)r0 * row_bytes, nr, k, NULL) || omq_synchronize(b->ctx))
+            rc = cli_fail_status(b->ctx, OMQ_ERR_DEVICE, "bench: preparing the weights");
+    }
+    omq_free(b->ctx, dslab);
+    free(hw);
+    for (int mode = 0; mode < 2 && !rc; ++mode) { /* 0 cold, 1 warm */
+        if (b->only_mode >= 0 && b->only_mode != mode) continue;
+        const int rot = bench_rotations(b, wbytes + xbytes + ybytes, mode == 0);
+        mm_arg a = {b->ctx, t, algo, rows, k, n, calloc((size_t)rot, sizeof(void *)), calloc((size_t)rot, sizeof(float *)),
+                    calloc((size_t)rot, sizeof(float *))};
+        int made = 0;
+        if (a.w && a.x && a.y) {
+            a.w[0] = dw0;
+            for (; made < rot; ++made) {
+                if ((made && (omq_malloc(b->ctx, wbytes, &a.w[made]) ||
+                              omq_memcpy(b->ctx, a.w[made], dw0, wbytes, OMQ_COPY_DEVICE_TO_DEVICE))) ||
+                    omq_malloc(b->ctx, xbytes, (void **)&a.x[made]) || omq_malloc(b->ctx, ybytes, (void **)&a.y[made]) ||
+                    omq_memcpy(b->ctx, a.x[made], hx, xbytes, OMQ_COPY_HOST_TO_DEVICE))
+                    break;
+            }
+        }
+        if (made < rot) {
+            rc = cli_fail("bench: not enough device memory for %d rotations of %s %lldx%lld", rot, omq_type_name(t),
+                          (long long)rows, (long long)k);
+        } else {
+            const double sec = bench_time(b, run_matmul, &a, rot);
+            const char *chk = sec > 0 ? check_product(b, &a, hx) : "FAILED";
+            bench_row(b, opname, omq_type_name(t), rows, k, n, mode ? "warm" : "cold", omq_algo_name(algo), sec,
+                      (double)(wbytes + xbytes + ybytes), 2.0 * (double)rows * (double)k * (double)n, chk);
+        }
+        for (int i = 0; i < rot && a.w && a.x && a.y; ++i) {
+            if (i) omq_free(b->ctx, a.w[i]);
+            omq_free(b->ctx, a.x[i]);
+            omq_free(b->ctx, a.y[i]);
+        }
+        free(a.w);
+        free(a.x);
+        free(a.y);
+    }
+    omq_free(b->ctx, dw0);
+    free(hx);
+    return rc;
+}
+
+int bench_products(bench *b, const char *op, omq_type type, int64_t rows, int64_t k) {
+    static const struct {
+        const char *op;
+        int64_t n;
+    } cases[] = {{"gemv", 1}, {"batch", 2}, {"batch", 4}, {"batch", 8}, {"gemm", 512}};
+    const int all = !strcmp(op, "all");
+    for (size_t c = 0; c < sizeof cases / sizeof cases[0]; ++c) {
+        if (!all && strcmp(op, cases[c].op)) continue;
+        const int rc = bench_one(b, type, rows, k, cases[c].n, cases[c].op);
+        if (rc) return rc;
+    }
+    return 0;
+}
