@@ -31,6 +31,7 @@
 /* Row kernels (dmmv, mmvq): lanes per team, and columns of X per pass (each lane keeps one
  * partial sum per column, so a pass reads a W row once for this many columns). */
 #define OMQ_MM_LANES 128
+#define OMQ_MM_LPR 32
 #define OMQ_MM_NC 8
 /* Values of K per step of the tiled kernels and per chunk of the host loops: a multiple of
  * every block size (1, 32, 256), so steps hold whole blocks. */
@@ -171,11 +172,13 @@ static inline void omq_vdot_k32_min(const int8_t *q, const int *sc, const int *m
     }
 }
 
-/* Lanes of a row kernel per row: enough for the row's blocks, a power of two dividing the
- * team, so one team covers OMQ_MM_LANES / lanes rows (short K-quant rows share a team). */
+/* Lanes of a row kernel per row: enough for the row's blocks up to OMQ_MM_LPR, a power of
+ * two dividing the team, so one team covers OMQ_MM_LANES / lanes rows (short K-quant rows
+ * share a team). Capping it gives each lane several blocks of a long row (independent loads
+ * in flight) and keeps the final sum of a row's partials short. */
 static inline int omq_mm_lanes_per_row(int64_t nb) {
     int l = 1;
-    while (l < OMQ_MM_LANES && l < nb) l <<= 1;
+    while (l < OMQ_MM_LPR && l < nb) l <<= 1;
     return l;
 }
 
@@ -245,12 +248,20 @@ static inline int omq_mm_teams(int dev, int64_t tiles) {
                         const int nc_ = (int)OMQ_MM_MIN((n) - c0_, OMQ_MM_NC);                  \
                         for (int l_ = th_; l_ < OMQ_MM_LANES; l_ += nth_) {                     \
                             const int64_t r_ = tm_ * rpt_ + l_ / lpr_;                          \
-                            float acc_[OMQ_MM_NC] = {0, 0, 0, 0, 0, 0, 0, 0};                   \
-                            if (r_ < (rows))                                                    \
-                                for (int64_t b_ = l_ % lpr_; b_ < (nb); b_ += lpr_)             \
-                                    ACC(T, BS, r_, b_, c0_, nc_, acc_);                         \
-                            for (int c_ = 0; c_ < OMQ_MM_NC; ++c_)                              \
-                                part_[l_ * OMQ_MM_NC + c_] = acc_[c_];                          \
+                            if (nc_ == 1) { /* a constant column count: sums in registers */   \
+                                float a1_[1] = {0};                                             \
+                                if (r_ < (rows))                                                \
+                                    for (int64_t b_ = l_ % lpr_; b_ < (nb); b_ += lpr_)         \
+                                        ACC(T, BS, r_, b_, c0_, 1, a1_);                        \
+                                part_[l_ * OMQ_MM_NC] = a1_[0];                                 \
+                            } else {                                                            \
+                                float acc_[OMQ_MM_NC] = {0, 0, 0, 0, 0, 0, 0, 0};               \
+                                if (r_ < (rows))                                                \
+                                    for (int64_t b_ = l_ % lpr_; b_ < (nb); b_ += lpr_)         \
+                                        ACC(T, BS, r_, b_, c0_, nc_, acc_);                     \
+                                for (int c_ = 0; c_ < OMQ_MM_NC; ++c_)                          \
+                                    part_[l_ * OMQ_MM_NC + c_] = acc_[c_];                      \
+                            }                                                                   \
                         }                                                                       \
                         OMQ_MM_BARRIER;                                                         \
                         for (int o_ = th_; o_ < rpt_ * nc_; o_ += nth_) {                       \

@@ -12,7 +12,8 @@ typedef struct {
     omq_context *ctx, *host; /* the benchmarked device; the host, for checks */
     char device[128];
     int csv, runs;
-    int only_mode;           /* -1 both, 0 cold, 1 warm */
+    int only_mode;           /* -1 all, else the one mode to run (bench_mode_names) */
+    int per_sync;            /* calls queued per synchronize in the timed runs (queued mode) */
     omq_algo algo;           /* of the products; AUTO: omq_matmul_choose's */
     size_t llc_bytes;
     double copy_gbs;         /* the copy kernel's bandwidth (bytes read + written) */
@@ -21,9 +22,16 @@ typedef struct {
 
 typedef omq_status (*bench_fn)(void *arg, int rotation);
 
+/* cold: W rotated past the LLC, each call synchronized; warm: the same W, each call
+ * synchronized; queued: the same W, 10 calls queued per synchronize (how ggml's
+ * test-backend-ops times: launch latency overlaps) */
+enum { BENCH_COLD, BENCH_WARM, BENCH_QUEUED, BENCH_NMODES };
+extern const char *const bench_mode_names[BENCH_NMODES];
+/* sets b->per_sync for the mode; returns the rotations of a working set of set_bytes */
+int bench_mode(bench *b, int mode, size_t set_bytes);
+
 double bench_median(double *v, int n);
 double bench_time(bench *b, bench_fn fn, void *arg, int rotations);
-int bench_rotations(const bench *b, size_t set_bytes, int cold);
 void bench_row(bench *b, const char *op, const char *type, int64_t rows, int64_t k, int64_t n, const char *mode,
                const char *algo, double seconds, double bytes, double flops, const char *check);
 

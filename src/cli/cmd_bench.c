@@ -27,16 +27,20 @@ double bench_median(double *v, int n) {
 /* times fn(arg, rotation) + synchronize; returns the median seconds, or < 0 on failure */
 double bench_time(bench *b, bench_fn fn, void *arg, int rotations) {
     double t[256];
-    const int runs = b->runs < 256 ? b->runs : 256;
+    const int runs = b->runs < 256 ? b->runs : 256, q = b->per_sync > 1 ? b->per_sync : 1;
     for (int w = 0; w < 2; ++w) /* warm-up: first-touch, code loading, clocks */
         if (fn(arg, w % rotations) || omq_synchronize(b->ctx)) return -1;
     for (int r = 0; r < runs; ++r) {
         const double t0 = cli_now();
-        if (fn(arg, r % rotations) || omq_synchronize(b->ctx)) return -1;
-        t[r] = cli_now() - t0;
+        for (int i = 0; i < q; ++i)
+            if (fn(arg, (r * q + i) % rotations)) return -1;
+        if (omq_synchronize(b->ctx)) return -1;
+        t[r] = (cli_now() - t0) / q;
     }
     return bench_median(t, runs);
 }
+
+const char *const bench_mode_names[BENCH_NMODES] = {"cold", "warm", "queued"};
 
 void bench_row(bench *b, const char *op, const char *type, int64_t rows, int64_t k, int64_t n, const char *mode,
                const char *algo, double seconds, double bytes, double flops, const char *check) {
@@ -147,9 +151,10 @@ static omq_status run_dequantize(void *p, int r) {
     return omq_dequantize(a->ctx, a->type, a->q[r], a->out, a->x[r], a->rows, a->cols);
 }
 
-/* rotations so that one pass over them is more than twice the LLC */
-int bench_rotations(const bench *b, size_t set_bytes, int cold) {
-    if (!cold) return 1;
+/* cold: rotations so that one pass over them is more than twice the LLC */
+int bench_mode(bench *b, int mode, size_t set_bytes) {
+    b->per_sync = mode == BENCH_QUEUED ? 10 : 1;
+    if (mode != BENCH_COLD) return 1;
     size_t n = (2 * b->llc_bytes) / (set_bytes ? set_bytes : 1) + 1;
     return n > 64 ? 64 : (int)n;
 }
@@ -192,9 +197,9 @@ static int bench_conversions(bench *b, omq_type t, int64_t rows, int64_t cols) {
         hx[i] = (float)((double)(s >> 11) * 0x1.0p-53 * 4.0 - 2.0);
     }
     int rc = 0;
-    for (int mode = 0; mode < 2 && !rc; ++mode) { /* 0 cold, 1 warm */
+    for (int mode = 0; mode < BENCH_NMODES && !rc; ++mode) {
         if (b->only_mode >= 0 && b->only_mode != mode) continue;
-        const int rot = bench_rotations(b, fbytes + qbytes, mode == 0);
+        const int rot = bench_mode(b, mode, fbytes + qbytes);
         conv_arg a = {b->ctx, t, OMQ_TYPE_F32, rows, cols, calloc((size_t)rot, sizeof(float *)),
                       calloc((size_t)rot, sizeof(void *))};
         int made = 0;
@@ -207,7 +212,7 @@ static int bench_conversions(bench *b, omq_type t, int64_t rows, int64_t cols) {
             rc = cli_fail("bench: not enough device memory for %d rotations of %s %lldx%lld", rot, omq_type_name(t),
                           (long long)rows, (long long)cols);
         } else {
-            const char *mname = mode ? "warm" : "cold";
+            const char *mname = bench_mode_names[mode];
             double sec = bench_time(b, run_quantize, &a, rot);
             const char *chk = sec > 0 ? check_conversion(b, &a, hx, 1) : "FAILED";
             bench_row(b, "quantize", omq_type_name(t), rows, cols, 1, mname, "-", sec, (double)(fbytes + qbytes), 0, chk);
@@ -236,10 +241,10 @@ static int bench_conversions(bench *b, omq_type t, int64_t rows, int64_t cols) {
 static int usage(FILE *f) {
     fprintf(f,
             "usage: omq bench [--device auto|host|fallback|N] [--op all|convert|gemv|batch|gemm]\n"
-            "                 [--type T[,T...]|all] [--shape RxK]... [--runs N] [--mode cold|warm|both]\n"
+            "                 [--type T[,T...]|all] [--shape RxK]... [--runs N] [--mode cold|warm|queued|all]\n"
             "                 [--algo auto|dmmv|mmvq|mmq|gemm] [--llc MiB] [--csv]\n"
             "  defaults: all operations and types, shapes 4096x4096 14336x4096 4096x14336 128256x4096,\n"
-            "  20 runs, both modes, the algorithm omq_matmul_choose picks; gemv: n = 1, batch: n = 2, 4, 8,\n"
+            "  20 runs, all modes, the algorithm omq_matmul_choose picks; gemv: n = 1, batch: n = 2, 4, 8,\n"
             "  gemm: n = 512; --llc: last-level cache size (GPU default 64 MiB, host: from sysfs)\n");
     return f == stdout ? 0 : 2;
 }
@@ -286,8 +291,11 @@ int cmd_bench(int argc, char **argv) {
             if (cli_parse_i64(v, &r) || r < 20 || r > 256) return cli_fail("--runs: 20..256"), 2;
             b.runs = (int)r;
         } else if (cli_opt(argc, argv, &i, "--mode", &v)) {
-            b.only_mode = !strcmp(v, "cold") ? 0 : !strcmp(v, "warm") ? 1 : !strcmp(v, "both") ? -1 : -2;
-            if (b.only_mode == -2) return cli_fail("--mode: cold, warm or both"), 2;
+            b.only_mode = -2;
+            for (int m = 0; m < BENCH_NMODES; ++m)
+                if (!strcmp(v, bench_mode_names[m])) b.only_mode = m;
+            if (!strcmp(v, "all")) b.only_mode = -1;
+            if (b.only_mode == -2) return cli_fail("--mode: cold, warm, queued or all"), 2;
         } else if (cli_opt(argc, argv, &i, "--llc", &v)) {
             if (cli_parse_i64(v, &llc_mib)) return cli_fail("--llc: MiB"), 2;
         } else if (cli_opt(argc, argv, &i, "--shape", &v)) {

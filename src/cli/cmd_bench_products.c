@@ -91,9 +91,9 @@ static int bench_one(bench *b, omq_type t, int64_t rows, int64_t k, int64_t n, c
     }
     omq_free(b->ctx, dslab);
     free(hw);
-    for (int mode = 0; mode < 2 && !rc; ++mode) { /* 0 cold, 1 warm */
+    for (int mode = 0; mode < BENCH_NMODES && !rc; ++mode) {
         if (b->only_mode >= 0 && b->only_mode != mode) continue;
-        const int rot = bench_rotations(b, wbytes + xbytes + ybytes, mode == 0);
+        const int rot = bench_mode(b, mode, wbytes + xbytes + ybytes);
         mm_arg a = {b->ctx, t, algo, rows, k, n, calloc((size_t)rot, sizeof(void *)), calloc((size_t)rot, sizeof(float *)),
                     calloc((size_t)rot, sizeof(float *))};
         int made = 0;
@@ -113,7 +113,7 @@ static int bench_one(bench *b, omq_type t, int64_t rows, int64_t k, int64_t n, c
         } else {
             const double sec = bench_time(b, run_matmul, &a, rot);
             const char *chk = sec > 0 ? check_product(b, &a, hx) : "FAILED";
-            bench_row(b, opname, omq_type_name(t), rows, k, n, mode ? "warm" : "cold", omq_algo_name(algo), sec,
+            bench_row(b, opname, omq_type_name(t), rows, k, n, bench_mode_names[mode], omq_algo_name(algo), sec,
                       (double)(wbytes + xbytes + ybytes), 2.0 * (double)rows * (double)k * (double)n, chk);
         }
         for (int i = 0; i < rot && a.w && a.x && a.y; ++i) {
