@@ -1,6 +1,8 @@
 #!/usr/bin/env python3
-"""Charts `omq bench --csv` output: achieved GB/s of GEMV (n = 1) per type, cold and warm,
-against the copy-kernel roofline the benchmark measured at start-up.
+"""Charts `omq bench --csv` output: achieved GB/s of GEMV (n = 1) per type, cold, warm and
+queued, against the copy-kernel roofline the benchmark measured at start-up and, with
+--ggml, ggml-cuda's warm GEMV on the H100 (issue 6's figures, as fractions of its copy
+bandwidth, m=4096 k=14336).
 
     python3 scripts/plot_perf.py bench.csv docs/perf-gemv.png [--shape 14336x4096] [--title ...]
 
@@ -9,6 +11,11 @@ Needs matplotlib (pip install matplotlib); omq itself does not.
 import argparse
 import csv
 import sys
+
+
+# ggml-cuda d99724f2, H100, test-backend-ops perf, n = 1, m=4096 k=14336: fraction of copy
+GGML_CUDA_GEMV = {"q4_0": 0.76, "q4_1": 0.99, "q5_0": 0.72, "q5_1": 0.76, "q8_0": 0.77, "q2_K": 0.38,
+                  "q3_K": 0.30, "q4_K": 0.66, "q5_K": 0.68, "q6_K": 0.54}
 
 
 def read(path):
@@ -32,6 +39,7 @@ def main():
     ap.add_argument("--shape", default="14336x4096", help="RxK of the GEMV to plot")
     ap.add_argument("--op", default="gemv")
     ap.add_argument("--title", default=None)
+    ap.add_argument("--ggml", action="store_true", help="mark ggml-cuda's warm GEMV (H100)")
     a = ap.parse_args()
     meta, rows = read(a.csv)
     r_, k_ = (int(x) for x in a.shape.lower().split("x"))
@@ -48,12 +56,17 @@ def main():
     import matplotlib.pyplot as plt
 
     fig, ax = plt.subplots(figsize=(10, 4.8))
-    w = 0.38
+    w = 0.27
     xs = range(len(types))
-    for off, mode, color in ((-w / 2, "cold", "#3b6ea8"), (w / 2, "warm", "#e0863a")):
+    for off, mode, color in ((-w, "cold", "#3b6ea8"), (0, "warm", "#e0863a"), (w, "queued", "#6aa84f")):
         ys = [val.get((t, mode), 0.0) for t in types]
         ax.bar([x + off for x in xs], ys, w, label=mode, color=color)
     copy = float(meta.get("copy_gb_s", 0) or 0)
+    if a.ggml and copy:
+        ys = [GGML_CUDA_GEMV.get(t) for t in types]
+        pts = [(x, f * copy) for x, f in zip(xs, ys) if f]
+        ax.scatter([p[0] for p in pts], [p[1] for p in pts], marker="_", s=400, color="red", zorder=3,
+                   label="ggml-cuda warm (H100, fraction of copy)")
     if copy:
         ax.axhline(copy, color="black", linestyle="--", linewidth=1)
         ax.text(len(types) - 0.5, copy, f"copy kernel {copy:.0f} GB/s", ha="right", va="bottom", fontsize=8)

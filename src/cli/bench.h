@@ -16,6 +16,7 @@ typedef struct {
     int per_sync;            /* calls queued per synchronize in the timed runs (queued mode) */
     omq_algo algo;           /* of the products; AUTO: omq_matmul_choose's */
     size_t llc_bytes;
+    size_t copy_bytes;       /* read (and written) by the copy yardstick */
     double copy_gbs;         /* the copy kernel's bandwidth (bytes read + written) */
     double launch_us, queued_us;
 } bench;

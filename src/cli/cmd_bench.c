@@ -102,9 +102,9 @@ static int yardsticks(bench *b) {
         t[k] = (cli_now() - t0) / 200;
     }
     b->queued_us = bench_median(t, 9) * 1e6;
-    /* copy bandwidth: 1 GiB read + 1 GiB written per run (less if memory is short) */
-    size_t bytes = (size_t)1 << 30;
-    while (bytes >= ((size_t)64 << 20) && (omq_malloc(b->ctx, bytes, &a.src) || omq_malloc(b->ctx, bytes, &a.dst))) {
+    /* copy bandwidth: 1 GiB (--copy) read + written per run (less if memory is short) */
+    size_t bytes = b->copy_bytes;
+    while (bytes >= ((size_t)1 << 20) && (omq_malloc(b->ctx, bytes, &a.src) || omq_malloc(b->ctx, bytes, &a.dst))) {
         omq_free(b->ctx, a.src);
         a.src = NULL;
         bytes /= 2;
@@ -242,10 +242,11 @@ static int usage(FILE *f) {
     fprintf(f,
             "usage: omq bench [--device auto|host|fallback|N] [--op all|convert|gemv|batch|gemm]\n"
             "                 [--type T[,T...]|all] [--shape RxK]... [--runs N] [--mode cold|warm|queued|all]\n"
-            "                 [--algo auto|dmmv|mmvq|mmq|gemm] [--llc MiB] [--csv]\n"
+            "                 [--algo auto|dmmv|mmvq|mmq|gemm] [--llc MiB] [--copy MiB] [--csv]\n"
             "  defaults: all operations and types, shapes 4096x4096 14336x4096 4096x14336 128256x4096,\n"
             "  20 runs, all modes, the algorithm omq_matmul_choose picks; gemv: n = 1, batch: n = 2, 4, 8,\n"
-            "  gemm: n = 512; --llc: last-level cache size (GPU default 64 MiB, host: from sysfs)\n");
+            "  gemm: n = 512; --llc: last-level cache size (GPU default 64 MiB, host: from sysfs);\n"
+            "  --copy: bytes of the copy yardstick (default 1024 MiB)\n");
     return f == stdout ? 0 : 2;
 }
 
@@ -269,7 +270,7 @@ static size_t host_llc(void) {
 }
 
 int cmd_bench(int argc, char **argv) {
-    bench b = {.runs = 20, .only_mode = -1};
+    bench b = {.runs = 20, .only_mode = -1, .copy_bytes = (size_t)1 << 30};
     int device = OMQ_DEVICE_AUTO;
     const char *op = "all", *types = "all", *v;
     int64_t shapes[16][2], nshapes = 0, llc_mib = 0;
@@ -296,6 +297,10 @@ int cmd_bench(int argc, char **argv) {
                 if (!strcmp(v, bench_mode_names[m])) b.only_mode = m;
             if (!strcmp(v, "all")) b.only_mode = -1;
             if (b.only_mode == -2) return cli_fail("--mode: cold, warm, queued or all"), 2;
+        } else if (cli_opt(argc, argv, &i, "--copy", &v)) {
+            int64_t mib;
+            if (cli_parse_i64(v, &mib) || mib > 65536) return cli_fail("--copy: MiB, 1..65536"), 2;
+            b.copy_bytes = (size_t)mib << 20;
         } else if (cli_opt(argc, argv, &i, "--llc", &v)) {
             if (cli_parse_i64(v, &llc_mib)) return cli_fail("--llc: MiB"), 2;
         } else if (cli_opt(argc, argv, &i, "--shape", &v)) {
