@@ -21,6 +21,16 @@ static inline void omq_get_scale_min_k4(int j, OMQ_NOESCAPE const uint8_t *q, OM
     }
 }
 
+/* All 8 groups' scales and minimums (the matrix products' form). */
+static inline void omq_scales_mins_k4(OMQ_NOESCAPE const uint8_t *scales, OMQ_NOESCAPE int *sc, OMQ_NOESCAPE int *mn) {
+    for (int g = 0; g < 8; ++g) {
+        uint8_t s, m;
+        omq_get_scale_min_k4(g, scales, &s, &m);
+        sc[g] = s;
+        mn[g] = m;
+    }
+}
+
 /* The inverse, for j = 0..7 in increasing order (later j OR into bytes earlier j wrote). */
 static inline void omq_put_scale_min_k4(int j, OMQ_NOESCAPE uint8_t *q, uint8_t ls, uint8_t lm) {
     if (j < 4) {

@@ -71,12 +71,7 @@ static inline void q5_K_vec_dot_q8_1(const omq_block_q5_K *w, const omq_block_q8
             q[64 * p + l] = (int8_t)((w->qs[32 * p + l] & 0xF) | (((w->qh[l] >> (2 * p)) & 1) << 4));
             q[64 * p + 32 + l] = (int8_t)((w->qs[32 * p + l] >> 4) | (((w->qh[l] >> (2 * p + 1)) & 1) << 4));
         }
-    for (int g = 0; g < 8; ++g) {
-        uint8_t s, m;
-        omq_get_scale_min_k4(g, w->scales, &s, &m);
-        sc[g] = s;
-        mn[g] = m;
-    }
+    omq_scales_mins_k4(w->scales, sc, mn);
     omq_vdot_k32_min(q, sc, mn, omq_fp16_to_fp32(w->d), omq_fp16_to_fp32(w->dmin), x, xs, nc, acc);
 }
 #pragma omp end declare target
