@@ -70,14 +70,135 @@ static inline void omq_mm_fdot_cols(const float *w, int len, const float *x, int
     }
 }
 
+/* ---- device forms of the integer dot products (chosen by `declare variant` on GPUs)
+ * GPUs multiply int8 quants four at a time in 32-bit words (dp4a on NVIDIA, v_dot4 on AMD's
+ * dot8-insts chips); byte loads and byte-wise unpacking cost them more instructions than the
+ * memory stream allows. The words hold the same bytes in the same order (little-endian), so
+ * every sum is the same integer as the portable loop's. Q8_1 activations are read a word at a
+ * time: omq keeps them 4-aligned (workspace and team arrays); weight blocks are 2-aligned. */
+/* a device form named by `declare variant`: host compilations never call it */
+#define OMQ_DEVICE_FORM static inline __attribute__((unused))
+
+static inline uint32_t omq_ld32_a2(const void *p) {
+    uint32_t v;
+    __builtin_memcpy(&v, __builtin_assume_aligned(p, 2), 4);
+    return v;
+}
+
+static inline uint32_t omq_ld32_a4(const void *p) {
+    uint32_t v;
+    __builtin_memcpy(&v, __builtin_assume_aligned(p, 4), 4);
+    return v;
+}
+
+static inline int omq_dp4a_nvptx(uint32_t a, uint32_t b, int c) {
+#if defined(__NVPTX__)
+    int r;
+    __asm__("dp4a.s32.s32 %0, %1, %2, %3;" : "=r"(r) : "r"(a), "r"(b), "r"(c));
+    return r;
+#else
+    (void)a, (void)b;
+    return c; /* never selected off NVIDIA devices */
+#endif
+}
+
+static inline int omq_dp4a_amdgcn(uint32_t a, uint32_t b, int c) {
+#if defined(__AMDGCN__)
+    return __builtin_amdgcn_sudot4(1, (int)a, 1, (int)b, c, 0);
+#else
+    (void)a, (void)b;
+    return c; /* never selected off AMD devices with dot8-insts */
+#endif
+}
+
+/* c + the dot product of a's and b's four signed bytes */
+#pragma omp declare variant(omq_dp4a_nvptx) match(device = {arch(nvptx64)})
+#pragma omp declare variant(omq_dp4a_amdgcn) match(device = {arch(amdgcn), isa("dot8-insts")})
+static inline int omq_dp4a(uint32_t a, uint32_t b, int c) {
+    for (int i = 0; i < 4; ++i) c += (int8_t)(a >> 8 * i) * (int8_t)(b >> 8 * i);
+    return c;
+}
+
+/* n = 16 or 32 quants of a (any alignment, typically unpacked into registers) times those of
+ * b (4-aligned Q8_1 quants); and the sum of b's quants */
+static inline int omq_idot_words(const int8_t *a, const int8_t *b, int n) {
+    int s = 0;
+    for (int j = 0; j < n; j += 4) {
+        uint32_t u;
+        __builtin_memcpy(&u, a + j, 4);
+        s = omq_dp4a(u, omq_ld32_a4(b + j), s);
+    }
+    return s;
+}
+
+static inline int omq_isum_words(const int8_t *b, int n) {
+    int s = 0;
+    for (int j = 0; j < n; j += 4) s = omq_dp4a(0x01010101u, omq_ld32_a4(b + j), s);
+    return s;
+}
+
+static inline int omq_idot16_gpu(const int8_t *a, const int8_t *b) { return omq_idot_words(a, b, 16); }
+static inline int omq_idot32_gpu(const int8_t *a, const int8_t *b) { return omq_idot_words(a, b, 32); }
+static inline int omq_isum16_gpu(const int8_t *b) { return omq_isum_words(b, 16); }
+static inline int omq_isum32_gpu(const int8_t *b) { return omq_isum_words(b, 32); }
+
+/* omq_vdot_min32's arithmetic on 8 words of quants */
+static inline void omq_vdot_min32_words(const uint32_t *q, float d, float m, const omq_block_q8_1 *x,
+                                        int64_t xs, int nc, float *acc) {
+    for (int c = 0; c < nc; ++c) {
+        const omq_block_q8_1 *xc = x + c * xs;
+        int s = 0, t = 0;
+        for (int i = 0; i < 8; ++i) {
+            const uint32_t u = omq_ld32_a4(xc->qs + 4 * i);
+            s = omq_dp4a(q[i], u, s);
+            t = omq_dp4a(0x01010101u, u, t);
+        }
+        acc[c] += omq_fp16_to_fp32(xc->d) * (d * (float)s + m * (float)t);
+    }
+}
+
+/* bytes v_i - k as int8 (for 0 <= v_i <= 127 + k; k <= 128): no carry crosses a byte */
+static inline uint32_t omq_sub_bytes(uint32_t v, uint32_t k) {
+    return (v + 0x01010101u * (0x80u - k)) ^ 0x80808080u;
+}
+
+/* the 32 4-bit quants of a legacy block (16 bytes at 2-aligned qs: low nibbles are values
+ * 0..15, high nibbles 16..31) as 8 words of bytes 0..15 */
+static inline void omq_nibbles_words(const uint8_t *qs, uint32_t *q) {
+    for (int i = 0; i < 4; ++i) {
+        const uint32_t v = omq_ld32_a2(qs + 4 * i);
+        q[i] = v & 0x0F0F0F0Fu;
+        q[i + 4] = (v >> 4) & 0x0F0F0F0Fu;
+    }
+}
+
+/* bits 0..3 of h moved to bit 4 of bytes 0..3 (Q5's fifth bits, four values at a time) */
+static inline uint32_t omq_bit4_bytes(uint32_t h) {
+    return ((h & 1u) << 4) | ((h & 2u) << 11) | ((h & 4u) << 18) | ((h & 8u) << 25);
+}
+
+/* 32 unpacked quants as 8 words (device forms of the codecs' dot products) times nc columns
+ * of Q8_1 blocks: omq_vdot_sym32's arithmetic */
+static inline void omq_vdot_sym32_words(const uint32_t *q, float d, const omq_block_q8_1 *x,
+                                        int64_t xs, int nc, float *acc) {
+    for (int c = 0; c < nc; ++c) {
+        const omq_block_q8_1 *xc = x + c * xs;
+        int s = 0;
+        for (int i = 0; i < 8; ++i) s = omq_dp4a(q[i], omq_ld32_a4(xc->qs + 4 * i), s);
+        acc[c] += d * omq_fp16_to_fp32(xc->d) * (float)s;
+    }
+}
+
 /* Integer dot products of int8 quants. Sums stay far below 2^24 in every use (at most
  * 2 * 128 * 16 * 32 * 127 for Q6_K's scaled pair), so their conversion to float is exact. */
+#pragma omp declare variant(omq_idot16_gpu) match(device = {kind(gpu)})
 static inline int omq_idot16(const int8_t *a, const int8_t *b) {
     int s = 0;
     for (int j = 0; j < 16; ++j) s += a[j] * b[j];
     return s;
 }
 
+#pragma omp declare variant(omq_idot32_gpu) match(device = {kind(gpu)})
 static inline int omq_idot32(const int8_t *a, const int8_t *b) {
     int s = 0;
     for (int j = 0; j < 32; ++j) s += a[j] * b[j];
@@ -86,12 +207,14 @@ static inline int omq_idot32(const int8_t *a, const int8_t *b) {
 
 /* Sums of int8 quants (a format's minimum multiplies the sum of X's quants). Separate loops
  * from the dot products: clang vectorises neither when one loop carries both sums. */
+#pragma omp declare variant(omq_isum16_gpu) match(device = {kind(gpu)})
 static inline int omq_isum16(const int8_t *b) {
     int s = 0;
     for (int j = 0; j < 16; ++j) s += b[j];
     return s;
 }
 
+#pragma omp declare variant(omq_isum32_gpu) match(device = {kind(gpu)})
 static inline int omq_isum32(const int8_t *b) {
     int s = 0;
     for (int j = 0; j < 32; ++j) s += b[j];
@@ -224,41 +347,41 @@ static inline int omq_mm_teams(int dev, int64_t tiles) {
 #define OMQ_MM_BARRIER _Pragma("omp barrier")
 
 /* ------------------------------------------------------------------ row kernels
- * Target form: a team per rpt rows, lpr lanes per row (rpt * lpr = OMQ_MM_LANES); lane l
- * takes blocks l % lpr, + lpr, ... of its row, so neighbouring lanes read neighbouring blocks
- * and, in one pass, all OMQ_MM_NC columns: W is read once per pass. Each lane leaves its
- * sums in the team's part[]; a second loop adds each row's lpr sums in lane order and
+ * Target form: a team per rpt rows, lpr lanes per row (rpt * lpr = OMQ_MM_LANES). A row is
+ * nu units (a weight block, or for types with group dot products a 32-value group of one);
+ * lane l takes units l % lpr, + lpr, ... of its row, so neighbouring lanes read neighbouring
+ * units and, in one pass, all OMQ_MM_NC columns: W is read once per pass. Each lane leaves
+ * its sums in the team's part[]; a second loop adds each row's lpr sums in lane order and
  * writes Y (neighbouring lanes write neighbouring rows of one column of Y).
- * ACC(T, BS, r, b, c0, nc, acc) adds W block b of row r times columns c0.. c0+nc-1 of X to acc. */
-#define OMQ_MM_ROWS_TARGET(ex, W, X, Y, rows, nb, n, ACC, T, BS)                              \
+ * ACC(T, BS, r, u, c0, nc, acc) adds unit u of row r times columns c0.. c0+nc-1 of X to acc. */
+#define OMQ_MM_ROWS_TARGET(ex, W, X, Y, rows, nu, n, ACC, T, BS)                                \
     do {                                                                                        \
-        const int lpr_ = omq_mm_lanes_per_row(nb), rpt_ = OMQ_MM_LANES / lpr_;                 \
+        const int lpr_ = omq_mm_lanes_per_row(nu), rpt_ = OMQ_MM_LANES / lpr_;                  \
         const int64_t ntiles_ = ((rows) + rpt_ - 1) / rpt_;                                     \
         const int dev_ = (ex)->device, nteams_ = omq_mm_teams(dev_, ntiles_);                   \
         OMQ_PRAGMA(omp target teams num_teams(nteams_) thread_limit(OMQ_MM_LANES)               \
-                   device(dev_) is_device_ptr(W, X, Y))                           \
+                   device(dev_) is_device_ptr(W, X, Y))                                         \
         {                                                                                       \
             float part_[OMQ_MM_LANES * OMQ_MM_NC];                                              \
             _Pragma("omp parallel")                                                             \
             {                                                                                   \
                 OMQ_MM_THREAD;                                                                  \
-                for (int64_t tm_ = omp_get_team_num(); tm_ < ntiles_;                           \
-                     tm_ += omp_get_num_teams()) {                                              \
+                for (int64_t tm_ = omp_get_team_num(); tm_ < ntiles_; tm_ += omp_get_num_teams()) { \
                     for (int64_t c0_ = 0; c0_ < (n); c0_ += OMQ_MM_NC) {                        \
                         const int nc_ = (int)OMQ_MM_MIN((n) - c0_, OMQ_MM_NC);                  \
                         for (int l_ = th_; l_ < OMQ_MM_LANES; l_ += nth_) {                     \
                             const int64_t r_ = tm_ * rpt_ + l_ / lpr_;                          \
-                            if (nc_ == 1) { /* a constant column count: sums in registers */   \
+                            if (nc_ == 1) { /* a constant column count: sums in registers */    \
                                 float a1_[1] = {0};                                             \
                                 if (r_ < (rows))                                                \
-                                    for (int64_t b_ = l_ % lpr_; b_ < (nb); b_ += lpr_)         \
-                                        ACC(T, BS, r_, b_, c0_, 1, a1_);                        \
+                                    for (int64_t u_ = l_ % lpr_; u_ < (nu); u_ += lpr_)         \
+                                        ACC(T, BS, r_, u_, c0_, 1, a1_);                        \
                                 part_[l_ * OMQ_MM_NC] = a1_[0];                                 \
                             } else {                                                            \
                                 float acc_[OMQ_MM_NC] = {0, 0, 0, 0, 0, 0, 0, 0};               \
                                 if (r_ < (rows))                                                \
-                                    for (int64_t b_ = l_ % lpr_; b_ < (nb); b_ += lpr_)         \
-                                        ACC(T, BS, r_, b_, c0_, nc_, acc_);                     \
+                                    for (int64_t u_ = l_ % lpr_; u_ < (nu); u_ += lpr_)         \
+                                        ACC(T, BS, r_, u_, c0_, nc_, acc_);                     \
                                 for (int c_ = 0; c_ < OMQ_MM_NC; ++c_)                          \
                                     part_[l_ * OMQ_MM_NC + c_] = acc_[c_];                      \
                             }                                                                   \
@@ -323,11 +446,17 @@ static inline int omq_mm_teams(int dev, int64_t tiles) {
         }                                                                                       \
     }
 
-/* ------------------------------------------------------------------ mmvq */
-#define OMQ_MMVQ_ACC(T, BS, r, b, c0, nc, acc)                                                  \
-    T##_vec_dot_q8_1(W + (r) * nb + (b), X + (c0) * nbx + (b) * ((BS) / OMQ_QK), nbx, (nc), (acc))
+/* ------------------------------------------------------------------ mmvq
+ * A unit is a weight block (ACC_BLOCK), or a 32-value group of one for types that provide
+ * T_vec_dot_q8_1_group(w, g, x, xs, nc, acc) (ACC_GROUP: the group's dot product with the one
+ * Q8_1 block it meets; more lanes share a long block, each reading a slice of it). */
+#define OMQ_MMVQ_ACC_BLOCK(T, BS, r, u, c0, nc, acc)                                            \
+    T##_vec_dot_q8_1(W + (r) * nb + (u), X + (c0) * nbx + (u) * ((BS) / OMQ_QK), nbx, (nc), (acc))
+#define OMQ_MMVQ_ACC_GROUP(T, BS, r, u, c0, nc, acc)                                            \
+    T##_vec_dot_q8_1_group(W + (r) * nb + (u) / ((BS) / OMQ_QK), (int)((u) % ((BS) / OMQ_QK)), \
+                           X + (c0) * nbx + (u), nbx, (nc), (acc))
 
-#define OMQ_DEFINE_MMVQ(T, BLOCK, BS)                                                           \
+#define OMQ_DEFINE_MMVQ(T, BLOCK, BS, UPB, ACC)                                                 \
     void omq_mmvq_##T(const omq_exec *ex, const void *w, int64_t rows, int64_t K,              \
                       const void *x, int64_t n, float *Y) {                                     \
         const BLOCK *W = (const BLOCK *)w;                                                      \
@@ -346,7 +475,7 @@ static inline int omq_mm_teams(int dev, int64_t tiles) {
                 }                                                                               \
             }                                                                                   \
         } else {                                                                                \
-            OMQ_MM_ROWS_TARGET(ex, W, X, Y, rows, nb, n, OMQ_MMVQ_ACC, T, BS);                \
+            OMQ_MM_ROWS_TARGET(ex, W, X, Y, rows, nb * (UPB), n, ACC, T, BS);                  \
         }                                                                                       \
     }
 
@@ -392,7 +521,7 @@ static inline int omq_mm_teams(int dev, int64_t tiles) {
                    is_device_ptr(W, X, Y))                                         \
         {                                                                                       \
             BLOCK ws[OMQ_MMQ_TR * KB];                                                          \
-            omq_block_q8_1 xs[OMQ_MMQ_TC * OMQ_MM_KQ];                                          \
+            _Alignas(16) omq_block_q8_1 xs[OMQ_MMQ_TC * OMQ_MM_KQ]; /* 4-aligned words */        \
             float acc[OMQ_MMQ_TR * OMQ_MMQ_TC];                                                 \
             _Pragma("omp parallel")                                                             \
             {                                                                                   \
@@ -543,9 +672,14 @@ static inline int omq_mm_teams(int dev, int64_t tiles) {
     OMQ_DEFINE_DMMV(T, BLOCK, BS)                                                               \
     OMQ_DEFINE_GEMM(T, BLOCK, BS)
 
-#define OMQ_DEFINE_MATMUL(T, BLOCK, BS)                                                         \
+#define OMQ_DEFINE_MATMUL_(T, BLOCK, BS, UPB, ACC)                                           \
     OMQ_DEFINE_MATMUL_FLOAT(T, BLOCK, BS)                                                       \
-    OMQ_DEFINE_MMVQ(T, BLOCK, BS)                                                               \
+    OMQ_DEFINE_MMVQ(T, BLOCK, BS, UPB, ACC)                                                     \
     OMQ_DEFINE_MMQ(T, BLOCK, BS)
+
+/* quantized types; _GROUPS for those with T_vec_dot_q8_1_group (row kernels split blocks) */
+#define OMQ_DEFINE_MATMUL(T, BLOCK, BS) OMQ_DEFINE_MATMUL_(T, BLOCK, BS, 1, OMQ_MMVQ_ACC_BLOCK)
+#define OMQ_DEFINE_MATMUL_GROUPS(T, BLOCK, BS)                                                  \
+    OMQ_DEFINE_MATMUL_(T, BLOCK, BS, (BS) / OMQ_QK, OMQ_MMVQ_ACC_GROUP)
 
 #endif /* OMQ_MATMUL_H */

@@ -48,7 +48,17 @@ static inline void q4_0_dequantize_block(OMQ_NOESCAPE const omq_block_q4_0 *x, O
         y[j + 16] = ((x->qs[j] >> 4) - 8) * d;
     }
 }
+/* device form (matmul.h): the quants unpacked a word at a time */
+OMQ_DEVICE_FORM void q4_0_vec_dot_q8_1_words(const omq_block_q4_0 *w, const omq_block_q8_1 *x,
+                                           int64_t xs, int nc, float *acc) {
+    uint32_t q[8];
+    omq_nibbles_words(w->qs, q);
+    for (int i = 0; i < 8; ++i) q[i] = omq_sub_bytes(q[i], 8);
+    omq_vdot_sym32_words(q, omq_fp16_to_fp32(w->d), x, xs, nc, acc);
+}
+
 /* value (q - 8) * d: the offset goes into the int8 quants, so one integer dot per group */
+#pragma omp declare variant(q4_0_vec_dot_q8_1_words) match(device = {kind(gpu)})
 static inline void q4_0_vec_dot_q8_1(const omq_block_q4_0 *w, const omq_block_q8_1 *x, int64_t xs,
                                      int nc, float *acc) {
     int8_t q[OMQ_QK];

@@ -49,7 +49,16 @@ static inline void q4_1_dequantize_block(OMQ_NOESCAPE const omq_block_q4_1 *x, O
         y[j + 16] = (x->qs[j] >> 4) * d + m;
     }
 }
+/* device form (matmul.h): the quants unpacked a word at a time */
+OMQ_DEVICE_FORM void q4_1_vec_dot_q8_1_words(const omq_block_q4_1 *w, const omq_block_q8_1 *x,
+                                           int64_t xs, int nc, float *acc) {
+    uint32_t q[8];
+    omq_nibbles_words(w->qs, q);
+    omq_vdot_min32_words(q, omq_fp16_to_fp32(w->d), omq_fp16_to_fp32(w->m), x, xs, nc, acc);
+}
+
 /* value q * d + m: d8 * (d * sum(q q8) + m * sum(q8)) */
+#pragma omp declare variant(q4_1_vec_dot_q8_1_words) match(device = {kind(gpu)})
 static inline void q4_1_vec_dot_q8_1(const omq_block_q4_1 *w, const omq_block_q8_1 *x, int64_t xs,
                                      int nc, float *acc) {
     int8_t q[OMQ_QK];

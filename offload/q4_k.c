@@ -57,7 +57,31 @@ static inline void q4_K_vec_dot_q8_1(const omq_block_q4_K *w, const omq_block_q8
     omq_scales_mins_k4(w->scales, sc, mn);
     omq_vdot_k32_min(q, sc, mn, omq_fp16_to_fp32(w->d), omq_fp16_to_fp32(w->dmin), x, xs, nc, acc);
 }
+
+/* group g (values 32g..32g+31: quants in qs[32 (g / 2) ..], low nibbles for even g) times the
+ * Q8_1 block it meets, in nc columns (the row kernels' unit on devices) */
+static inline void q4_K_vec_dot_q8_1_group(const omq_block_q4_K *w, int g, const omq_block_q8_1 *x,
+                                           int64_t xs, int nc, float *acc) {
+    uint8_t sc, mn;
+    omq_get_scale_min_k4(g, w->scales, &sc, &mn);
+    const float d = omq_fp16_to_fp32(w->d), dmin = omq_fp16_to_fp32(w->dmin);
+    const uint8_t *qs = w->qs + 32 * (g / 2);
+    const int shift = 4 * (g & 1);
+    uint32_t q[8];
+    for (int i = 0; i < 8; ++i) q[i] = (omq_ld32_a2(qs + 4 * i) >> shift) & 0x0F0F0F0Fu;
+    for (int c = 0; c < nc; ++c) {
+        const omq_block_q8_1 *xc = x + c * xs;
+        int s = 0, t = 0;
+        for (int i = 0; i < 8; ++i) {
+            const uint32_t u = omq_ld32_a4(xc->qs + 4 * i);
+            s = omq_dp4a(q[i], u, s);
+            t = omq_dp4a(0x01010101u, u, t);
+        }
+        const float d8 = omq_fp16_to_fp32(xc->d);
+        acc[c] += d * (d8 * (float)(sc * s)) - dmin * (d8 * (float)(mn * t));
+    }
+}
 #pragma omp end declare target
 
 OMQ_DEFINE_CODEC(q4_K, omq_block_q4_K, OMQ_QK_K)
-OMQ_DEFINE_MATMUL(q4_K, omq_block_q4_K, OMQ_QK_K)
+OMQ_DEFINE_MATMUL_GROUPS(q4_K, omq_block_q4_K, OMQ_QK_K)

@@ -27,7 +27,16 @@ static inline void q8_0_dequantize_block(OMQ_NOESCAPE const omq_block_q8_0 *x, O
     const float d = omq_fp16_to_fp32(x->d);
     for (int j = 0; j < OMQ_QK; ++j) y[j] = x->qs[j] * d;
 }
+/* device form (matmul.h): the quants loaded a word at a time */
+OMQ_DEVICE_FORM void q8_0_vec_dot_q8_1_words(const omq_block_q8_0 *w, const omq_block_q8_1 *x,
+                                           int64_t xs, int nc, float *acc) {
+    uint32_t q[8];
+    for (int i = 0; i < 8; ++i) q[i] = omq_ld32_a2(w->qs + 4 * i);
+    omq_vdot_sym32_words(q, omq_fp16_to_fp32(w->d), x, xs, nc, acc);
+}
+
 /* value q * d: the quants are already int8 */
+#pragma omp declare variant(q8_0_vec_dot_q8_1_words) match(device = {kind(gpu)})
 static inline void q8_0_vec_dot_q8_1(const omq_block_q8_0 *w, const omq_block_q8_1 *x, int64_t xs,
                                      int nc, float *acc) {
     omq_vdot_sym32(w->qs, omq_fp16_to_fp32(w->d), x, xs, nc, acc);
