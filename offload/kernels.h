@@ -90,6 +90,11 @@ OMQ_DECLARE_MATMUL(q8_K)
 void omq_quantize_q8_1_f16(const omq_exec *ex, const uint16_t *src, void *dst, int64_t rows,
                            int64_t cols);
 
+/* rows x cols float32 -> Q8_1 blocks, the bytes of omq_quantize_q8_1, with the latency of a
+ * small X in mind (several lanes per block on devices): the matrix products' activations. */
+void omq_quantize_q8_1_act(const omq_exec *ex, const float *src, void *dst, int64_t rows,
+                           int64_t cols);
+
 /* 1 if target regions of this build can run on OpenMP device `device` (a probe region). */
 int omq_probe_device(int device);
 /* Benchmark yardsticks: an empty kernel, and a copy of `bytes` (a multiple of 16). */

@@ -31,6 +31,8 @@
 /* Row kernels (dmmv, mmvq): lanes per team, and columns of X per pass (each lane keeps one
  * partial sum per column, so a pass reads a W row once for this many columns). */
 #define OMQ_MM_LANES 128
+#define OMQ_MM_LSH 7 /* log2(OMQ_MM_LANES) */
+_Static_assert(1 << OMQ_MM_LSH == OMQ_MM_LANES, "OMQ_MM_LSH");
 #define OMQ_MM_LPR 32
 #define OMQ_MM_NC 8
 /* Values of K per step of the tiled kernels and per chunk of the host loops: a multiple of
@@ -142,18 +144,60 @@ static inline int omq_idot32_gpu(const int8_t *a, const int8_t *b) { return omq_
 static inline int omq_isum16_gpu(const int8_t *b) { return omq_isum_words(b, 16); }
 static inline int omq_isum32_gpu(const int8_t *b) { return omq_isum_words(b, 32); }
 
+/* 8 words of quants times a Q8_1 block's quants (*dot), and the sum of those (*sum): one
+ * pass over x's words for formats with a minimum */
+static inline void omq_dot_sum_words(const uint32_t *q, const omq_block_q8_1 *x,
+                                     OMQ_NOESCAPE int *dot, OMQ_NOESCAPE int *sum) {
+    int s = 0, t = 0;
+    for (int i = 0; i < 8; ++i) {
+        const uint32_t u = omq_ld32_a4(x->qs + 4 * i);
+        s = omq_dp4a(q[i], u, s);
+        t = omq_dp4a(0x01010101u, u, t);
+    }
+    *dot = s;
+    *sum = t;
+}
+
+/* 8 words of quants times a Q8_1 block's quants as two 16-value halves (*lo: words 0..3) */
+static inline void omq_dot_halves_words(const uint32_t *q, const omq_block_q8_1 *x,
+                                        OMQ_NOESCAPE int *lo, OMQ_NOESCAPE int *hi) {
+    int s[2] = {0, 0};
+    for (int i = 0; i < 8; ++i) s[i >> 2] = omq_dp4a(q[i], omq_ld32_a4(x->qs + 4 * i), s[i >> 2]);
+    *lo = s[0];
+    *hi = s[1];
+}
+
+/* the sums of the two 16-value halves of a Q8_1 block's quants */
+static inline void omq_sum_halves_words(const omq_block_q8_1 *x, OMQ_NOESCAPE int *lo,
+                                        OMQ_NOESCAPE int *hi) {
+    int s[2] = {0, 0};
+    for (int i = 0; i < 8; ++i) s[i >> 2] = omq_dp4a(0x01010101u, omq_ld32_a4(x->qs + 4 * i), s[i >> 2]);
+    *lo = s[0];
+    *hi = s[1];
+}
+
 /* omq_vdot_min32's arithmetic on 8 words of quants */
 static inline void omq_vdot_min32_words(const uint32_t *q, float d, float m, const omq_block_q8_1 *x,
                                         int64_t xs, int nc, float *acc) {
     for (int c = 0; c < nc; ++c) {
         const omq_block_q8_1 *xc = x + c * xs;
-        int s = 0, t = 0;
-        for (int i = 0; i < 8; ++i) {
-            const uint32_t u = omq_ld32_a4(xc->qs + 4 * i);
-            s = omq_dp4a(q[i], u, s);
-            t = omq_dp4a(0x01010101u, u, t);
-        }
+        int s, t;
+        omq_dot_sum_words(q, xc, &s, &t);
         acc[c] += omq_fp16_to_fp32(xc->d) * (d * (float)s + m * (float)t);
+    }
+}
+
+/* One 32-value group of a Q4_K/Q5_K block (8 words of quants, its 6-bit scale and min) times
+ * the Q8_1 block it meets, in nc columns: value d * sc * q - dmin * mn (the row kernels'
+ * group unit) */
+static inline void omq_vdot_k32_min_group(const uint32_t *q, int sc, int mn, float d, float dmin,
+                                          const omq_block_q8_1 *x, int64_t xs, int nc, float *acc) {
+    for (int c = 0; c < nc; ++c) {
+        const omq_block_q8_1 *xc = x + c * xs;
+        int s, t;
+        omq_dot_sum_words(q, xc, &s, &t);
+        const float d8 = omq_fp16_to_fp32(xc->d);
+        acc[c] += d * (d8 * (float)(sc * s)) - dmin * (d8 * (float)(mn * t));
     }
 }
 
@@ -175,6 +219,17 @@ static inline void omq_nibbles_words(const uint8_t *qs, uint32_t *q) {
 /* bits 0..3 of h moved to bit 4 of bytes 0..3 (Q5's fifth bits, four values at a time) */
 static inline uint32_t omq_bit4_bytes(uint32_t h) {
     return ((h & 1u) << 4) | ((h & 2u) << 11) | ((h & 4u) << 18) | ((h & 8u) << 25);
+}
+
+/* the 32 5-bit quants of a Q5_0/Q5_1 block (nibbles in qs, fifth bit of value v in bit v of
+ * the 2-aligned qh) as 8 words of bytes 0..31 */
+static inline void omq_q5_words(const uint8_t *qs, const uint8_t *qh, uint32_t *q) {
+    const uint32_t h = omq_ld32_a2(qh);
+    omq_nibbles_words(qs, q);
+    for (int i = 0; i < 4; ++i) {
+        q[i] |= omq_bit4_bytes(h >> (4 * i));
+        q[i + 4] |= omq_bit4_bytes(h >> (16 + 4 * i));
+    }
 }
 
 /* 32 unpacked quants as 8 words (device forms of the codecs' dot products) times nc columns
@@ -356,44 +411,49 @@ static inline int omq_mm_teams(int dev, int64_t tiles) {
  * ACC(T, BS, r, u, c0, nc, acc) adds unit u of row r times columns c0.. c0+nc-1 of X to acc. */
 #define OMQ_MM_ROWS_TARGET(ex, W, X, Y, rows, nu, n, ACC, T, BS)                                \
     do {                                                                                        \
+        if ((n) == 1)                                                                           \
+            OMQ_MM_ROWS_TARGET_(ex, W, X, Y, rows, nu, n, ACC, T, BS, 1);                       \
+        else                                                                                    \
+            OMQ_MM_ROWS_TARGET_(ex, W, X, Y, rows, nu, n, ACC, T, BS, OMQ_MM_NC);               \
+    } while (0)
+
+/* NCM: columns per pass, a constant. GEMV (n = 1) has a kernel of its own: sized for 8
+ * columns, the lanes' sums took ptxas to 96-106 registers in every kernel, and the
+ * one-column loop needs 40-72 (more resident lanes, more loads in flight). */
+#define OMQ_MM_ROWS_TARGET_(ex, W, X, Y, rows, nu, n, ACC, T, BS, NCM)                          \
+    do {                                                                                        \
         const int lpr_ = omq_mm_lanes_per_row(nu), rpt_ = OMQ_MM_LANES / lpr_;                  \
+        const int lsh_ = __builtin_ctz((unsigned)lpr_); /* l / lpr as a shift: no division */   \
         const int64_t ntiles_ = ((rows) + rpt_ - 1) / rpt_;                                     \
         const int dev_ = (ex)->device, nteams_ = omq_mm_teams(dev_, ntiles_);                   \
         OMQ_PRAGMA(omp target teams num_teams(nteams_) thread_limit(OMQ_MM_LANES)               \
                    device(dev_) is_device_ptr(W, X, Y))                                         \
         {                                                                                       \
-            float part_[OMQ_MM_LANES * OMQ_MM_NC];                                              \
+            float part_[OMQ_MM_LANES * (NCM)];                                                  \
             _Pragma("omp parallel")                                                             \
             {                                                                                   \
                 OMQ_MM_THREAD;                                                                  \
                 for (int64_t tm_ = omp_get_team_num(); tm_ < ntiles_; tm_ += omp_get_num_teams()) { \
-                    for (int64_t c0_ = 0; c0_ < (n); c0_ += OMQ_MM_NC) {                        \
-                        const int nc_ = (int)OMQ_MM_MIN((n) - c0_, OMQ_MM_NC);                  \
+                    for (int64_t c0_ = 0; c0_ < (n); c0_ += (NCM)) {                            \
+                        const int nc_ = (int)OMQ_MM_MIN((n) - c0_, (NCM));                      \
                         for (int l_ = th_; l_ < OMQ_MM_LANES; l_ += nth_) {                     \
-                            const int64_t r_ = tm_ * rpt_ + l_ / lpr_;                          \
-                            if (nc_ == 1) { /* a constant column count: sums in registers */    \
-                                float a1_[1] = {0};                                             \
-                                if (r_ < (rows))                                                \
-                                    for (int64_t u_ = l_ % lpr_; u_ < (nu); u_ += lpr_)         \
-                                        ACC(T, BS, r_, u_, c0_, 1, a1_);                        \
-                                part_[l_ * OMQ_MM_NC] = a1_[0];                                 \
-                            } else {                                                            \
-                                float acc_[OMQ_MM_NC] = {0, 0, 0, 0, 0, 0, 0, 0};               \
-                                if (r_ < (rows))                                                \
-                                    for (int64_t u_ = l_ % lpr_; u_ < (nu); u_ += lpr_)         \
-                                        ACC(T, BS, r_, u_, c0_, nc_, acc_);                     \
-                                for (int c_ = 0; c_ < OMQ_MM_NC; ++c_)                          \
-                                    part_[l_ * OMQ_MM_NC + c_] = acc_[c_];                      \
-                            }                                                                   \
+                            const int64_t r_ = tm_ * rpt_ + (l_ >> lsh_);                       \
+                            float acc_[NCM];                                                    \
+                            for (int c_ = 0; c_ < (NCM); ++c_) acc_[c_] = 0;                    \
+                            if (r_ < (rows))                                                    \
+                                for (int64_t u_ = l_ & (lpr_ - 1); u_ < (nu); u_ += lpr_)       \
+                                    ACC(T, BS, r_, u_, c0_, (NCM) == 1 ? 1 : nc_, acc_);        \
+                            for (int c_ = 0; c_ < (NCM); ++c_)                                  \
+                                part_[l_ * (NCM) + c_] = acc_[c_];                              \
                         }                                                                       \
                         OMQ_MM_BARRIER;                                                         \
                         for (int o_ = th_; o_ < rpt_ * nc_; o_ += nth_) {                       \
-                            const int rr_ = o_ % rpt_, c_ = o_ / rpt_;                          \
+                            const int rr_ = o_ & (rpt_ - 1), c_ = o_ >> (OMQ_MM_LSH - lsh_);    \
                             const int64_t r_ = tm_ * rpt_ + rr_;                                \
                             if (r_ < (rows)) {                                                  \
                                 float s_ = 0;                                                   \
                                 for (int sl_ = 0; sl_ < lpr_; ++sl_)                            \
-                                    s_ += part_[(rr_ * lpr_ + sl_) * OMQ_MM_NC + c_];           \
+                                    s_ += part_[(rr_ * lpr_ + sl_) * (NCM) + c_];               \
                                 Y[(c0_ + c_) * (rows) + r_] = s_;                               \
                             }                                                                   \
                         }                                                                       \

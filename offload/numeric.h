@@ -37,8 +37,8 @@ static inline float omq_bits_f32(uint32_t u) {
 }
 
 /* IEEE binary16 -> binary32, exact for every input. NaNs keep sign and payload and come
- * out quiet, as ggml's conversion (and any hardware conversion) gives them. */
-static inline float omq_fp16_to_fp32(uint16_t h) {
+ * out quiet, as ggml's conversion gives them. (Devices take omq_fp16_to_fp32_gpu, below.) */
+static inline float omq_fp16_to_fp32_soft(uint16_t h) {
     const uint32_t sign = (uint32_t)(h & 0x8000u) << 16;
     const uint32_t exp = (h >> 10) & 0x1fu;
     uint32_t mant = h & 0x3ffu;
@@ -63,7 +63,7 @@ static inline float omq_fp16_to_fp32(uint16_t h) {
 
 /* IEEE binary32 -> binary16, round to nearest even; overflow gives Inf. Every NaN becomes
  * sign | 0x7e00, which is what ggml's software conversion produces. */
-static inline uint16_t omq_fp32_to_fp16(float f) {
+static inline uint16_t omq_fp32_to_fp16_soft(float f) {
     const uint32_t x = omq_f32_bits(f);
     const uint16_t sign = (uint16_t)((x >> 16) & 0x8000u);
     const uint32_t ax = x & 0x7fffffffu;
@@ -88,6 +88,45 @@ static inline uint16_t omq_fp32_to_fp16(float f) {
     if (rem > 0x1000u || (rem == 0x1000u && (r & 1u))) ++r; /* carries into exponent correctly */
     return (uint16_t)(sign | r);
 }
+
+/* GPUs convert with one instruction each way (cvt on NVIDIA, v_cvt on AMD), which the
+ * software forms above cost 15-30 instructions and divergent branches: 2 per weight block in
+ * every matrix product. Hardware and software agree bit for bit on every non-NaN value
+ * (exact widening; round to nearest even, overflow to Inf, subnormals kept); NaNs, where
+ * hardware may differ, are given the software forms' bits by a mask, not a branch: code
+ * after a branch on a loaded scale waits for that load, which put a second memory round
+ * trip into every thread of the dequantize kernels (f32 output 35 % slower, measured).
+ * Host compilations never call these. */
+static inline float omq_fp16_to_fp32_gpu(uint16_t h) {
+#if defined(__NVPTX__) || defined(__AMDGCN__)
+    _Float16 v;
+    __builtin_memcpy(&v, &h, 2);
+    const uint32_t nan = (uint32_t)(h & 0x8000u) << 16 | 0x7fc00000u | (uint32_t)(h & 0x3ffu) << 13;
+    const uint32_t is_nan = 0u - (uint32_t)((h & 0x7fffu) > 0x7c00u);
+    return omq_bits_f32((nan & is_nan) | (omq_f32_bits((float)v) & ~is_nan));
+#else
+    return omq_fp16_to_fp32_soft(h);
+#endif
+}
+
+static inline uint16_t omq_fp32_to_fp16_gpu(float f) {
+#if defined(__NVPTX__) || defined(__AMDGCN__)
+    const _Float16 v = (_Float16)f;
+    uint16_t h;
+    __builtin_memcpy(&h, &v, 2);
+    const uint32_t x = omq_f32_bits(f);
+    const uint32_t is_nan = 0u - (uint32_t)((x & 0x7fffffffu) > 0x7f800000u);
+    return (uint16_t)((((x >> 16 & 0x8000u) | 0x7e00u) & is_nan) | (h & ~is_nan));
+#else
+    return omq_fp32_to_fp16_soft(f);
+#endif
+}
+
+#pragma omp declare variant(omq_fp16_to_fp32_gpu) match(device = {kind(gpu)})
+static inline float omq_fp16_to_fp32(uint16_t h) { return omq_fp16_to_fp32_soft(h); }
+
+#pragma omp declare variant(omq_fp32_to_fp16_gpu) match(device = {kind(gpu)})
+static inline uint16_t omq_fp32_to_fp16(float f) { return omq_fp32_to_fp16_soft(f); }
 
 /* ggml's nearest_int: round to nearest, ties to even, valid for |v| <= 4194303. It adds
  * 1.5 * 2^23 and reads the mantissa, so it is exact integer rounding in that range. */

@@ -69,17 +69,7 @@ static inline void q4_K_vec_dot_q8_1_group(const omq_block_q4_K *w, int g, const
     const int shift = 4 * (g & 1);
     uint32_t q[8];
     for (int i = 0; i < 8; ++i) q[i] = (omq_ld32_a2(qs + 4 * i) >> shift) & 0x0F0F0F0Fu;
-    for (int c = 0; c < nc; ++c) {
-        const omq_block_q8_1 *xc = x + c * xs;
-        int s = 0, t = 0;
-        for (int i = 0; i < 8; ++i) {
-            const uint32_t u = omq_ld32_a4(xc->qs + 4 * i);
-            s = omq_dp4a(q[i], u, s);
-            t = omq_dp4a(0x01010101u, u, t);
-        }
-        const float d8 = omq_fp16_to_fp32(xc->d);
-        acc[c] += d * (d8 * (float)(sc * s)) - dmin * (d8 * (float)(mn * t));
-    }
+    omq_vdot_k32_min_group(q, sc, mn, d, dmin, x, xs, nc, acc);
 }
 #pragma omp end declare target
 

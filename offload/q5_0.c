@@ -67,13 +67,9 @@ static inline void q5_0_dequantize_block(OMQ_NOESCAPE const omq_block_q5_0 *x, O
 /* device form (matmul.h): the quants unpacked a word at a time */
 OMQ_DEVICE_FORM void q5_0_vec_dot_q8_1_words(const omq_block_q5_0 *w, const omq_block_q8_1 *x,
                                            int64_t xs, int nc, float *acc) {
-    const uint32_t qh = omq_ld32_a2(w->qh);
     uint32_t q[8];
-    omq_nibbles_words(w->qs, q);
-    for (int i = 0; i < 4; ++i) {
-        q[i] = omq_sub_bytes(q[i] | omq_bit4_bytes(qh >> (4 * i)), 16);
-        q[i + 4] = omq_sub_bytes(q[i + 4] | omq_bit4_bytes(qh >> (16 + 4 * i)), 16);
-    }
+    omq_q5_words(w->qs, w->qh, q);
+    for (int i = 0; i < 8; ++i) q[i] = omq_sub_bytes(q[i], 16);
     omq_vdot_sym32_words(q, omq_fp16_to_fp32(w->d), x, xs, nc, acc);
 }
 

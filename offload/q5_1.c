@@ -65,13 +65,8 @@ static inline void q5_1_dequantize_block(OMQ_NOESCAPE const omq_block_q5_1 *x, O
 /* device form (matmul.h): the quants unpacked a word at a time */
 OMQ_DEVICE_FORM void q5_1_vec_dot_q8_1_words(const omq_block_q5_1 *w, const omq_block_q8_1 *x,
                                            int64_t xs, int nc, float *acc) {
-    const uint32_t qh = omq_ld32_a2(w->qh);
     uint32_t q[8];
-    omq_nibbles_words(w->qs, q);
-    for (int i = 0; i < 4; ++i) {
-        q[i] |= omq_bit4_bytes(qh >> (4 * i));
-        q[i + 4] |= omq_bit4_bytes(qh >> (16 + 4 * i));
-    }
+    omq_q5_words(w->qs, w->qh, q);
     omq_vdot_min32_words(q, omq_fp16_to_fp32(w->d), omq_fp16_to_fp32(w->m), x, xs, nc, acc);
 }
 
