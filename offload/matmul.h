@@ -25,6 +25,9 @@
 #define OMQ_MATMUL_H
 
 #include <omp.h>
+#if defined(__clang__)
+#include <ompx.h> /* warp shuffles for a device form (below); clang's OpenMP extension */
+#endif
 
 #include "codec.h"
 
@@ -397,6 +400,39 @@ static inline int omq_mm_teams(int dev, int64_t tiles) {
     return (int)(tiles < 65536 ? tiles : 65536);
 }
 
+/* Device form of the GEMV kernel's reduction: a row's lpr lanes are neighbouring threads of
+ * one warp (wavefront), so their partial sums can meet by shuffles (log2(lpr) steps, no team
+ * barrier, no serial sum) when the runtime gave a thread per lane. omq_mm_shuffle_ok says
+ * whether it did (always no off GPUs: the host fallback has fewer threads than lanes, and
+ * shuffles trap there); omq_mm_row_sum leaves the sum in the row's first lane. */
+#pragma omp declare target
+static inline int omq_mm_shuffle_ok_gpu(int nth) { return nth == OMQ_MM_LANES; }
+static inline float omq_mm_row_sum_gpu(float v, int lpr) {
+#if defined(__NVPTX__) || defined(__AMDGCN__)
+    for (int d = lpr >> 1; d > 0; d >>= 1) v += ompx_shfl_down_sync_f(~0ull, v, (unsigned)d, lpr);
+#else
+    (void)lpr;
+#endif
+    return v;
+}
+
+#if defined(__clang__)
+#pragma omp declare variant(omq_mm_shuffle_ok_gpu) match(device = {kind(gpu)})
+#endif
+static inline int omq_mm_shuffle_ok(int nth) {
+    (void)nth;
+    return 0;
+}
+
+#if defined(__clang__)
+#pragma omp declare variant(omq_mm_row_sum_gpu) match(device = {kind(gpu)})
+#endif
+static inline float omq_mm_row_sum(float v, int lpr) {
+    (void)lpr;
+    return v; /* never called: omq_mm_shuffle_ok is 0 here */
+}
+#pragma omp end declare target
+
 /* the thread's first lane and stride, inside the parallel region */
 #define OMQ_MM_THREAD const int th_ = omp_get_thread_num(), nth_ = omp_get_num_threads()
 #define OMQ_MM_BARRIER _Pragma("omp barrier")
@@ -436,6 +472,16 @@ static inline int omq_mm_teams(int dev, int64_t tiles) {
                 for (int64_t tm_ = omp_get_team_num(); tm_ < ntiles_; tm_ += omp_get_num_teams()) { \
                     for (int64_t c0_ = 0; c0_ < (n); c0_ += (NCM)) {                            \
                         const int nc_ = (int)OMQ_MM_MIN((n) - c0_, (NCM));                      \
+                        if ((NCM) == 1 && omq_mm_shuffle_ok(nth_)) { /* thread th_ is lane th_ */ \
+                            const int64_t r_ = tm_ * rpt_ + (th_ >> lsh_);                      \
+                            float a_[1] = {0};                                                  \
+                            if (r_ < (rows))                                                    \
+                                for (int64_t u_ = th_ & (lpr_ - 1); u_ < (nu); u_ += lpr_)      \
+                                    ACC(T, BS, r_, u_, c0_, 1, a_);                             \
+                            const float s_ = omq_mm_row_sum(a_[0], lpr_);                       \
+                            if ((th_ & (lpr_ - 1)) == 0 && r_ < (rows)) Y[c0_ * (rows) + r_] = s_; \
+                            continue;                                                           \
+                        }                                                                       \
                         for (int l_ = th_; l_ < OMQ_MM_LANES; l_ += nth_) {                     \
                             const int64_t r_ = tm_ * rpt_ + (l_ >> lsh_);                       \
                             float acc_[NCM];                                                    \
