@@ -223,7 +223,9 @@ typedef enum omq_algo {
  *     Y[j * rows + i] = sum_k W[i][k] * X[j * K + k]     (i < rows, j < n, k < K)
  * W: rows x K values of wtype, rows of blocks as omq_quantize writes them (K a multiple of
  * the block size). X: n x K values of xtype, OMQ_TYPE_F32 or OMQ_TYPE_F16, row-major (n
- * activation vectors). Y: n x rows float32, row-major. All three live where the context
+ * activation vectors), or OMQ_TYPE_Q8_1 blocks as omq_quantize writes them (4-byte aligned;
+ * mmvq and mmq only, which AUTO then picks): X quantized once for several products that
+ * share it (a layer's Q, K and V), each then one kernel with no workspace. Y: n x rows float32, row-major. All three live where the context
  * computes; the call is asynchronous (omq_synchronize before reading Y) and every n >= 1
  * works with every algorithm.
  *  - dmmv and gemm: any wtype, F32 and F16 included; they compute with the float32 values
@@ -234,8 +236,8 @@ typedef enum omq_algo {
  *    omq_synchronize returns OMQ_ERR_NONFINITE, as omq_quantize does. dmmv and gemm pass
  *    NaN and Inf through IEEE arithmetic into Y.
  * Errors: OMQ_ERR_NULL, OMQ_ERR_MISALIGNED (W aligned as its blocks, X and Y as their
- * elements), OMQ_ERR_UNKNOWN_TYPE, OMQ_ERR_UNSUPPORTED (xtype not F32/F16, or mmvq/mmq with
- * F32/F16 weights), OMQ_ERR_INVALID_ARG (negative size, unknown algo), OMQ_ERR_EMPTY (a size
+ * elements, Q8_1 X 4-byte aligned), OMQ_ERR_UNKNOWN_TYPE, OMQ_ERR_UNSUPPORTED (xtype not
+ * F32/F16/Q8_1, mmvq/mmq with F32/F16 weights, or Q8_1 X with dmmv/gemm), OMQ_ERR_INVALID_ARG (negative size, unknown algo), OMQ_ERR_EMPTY (a size
  * is 0), OMQ_ERR_SHAPE (K not a multiple of wtype's block size), OMQ_ERR_OVERFLOW, and
  * OMQ_ERR_ALLOC if the workspace cannot grow. On error nothing is queued and Y is untouched. */
 OMQ_API omq_status omq_matmul(omq_context *ctx, omq_type wtype, const void *W, int64_t rows,
@@ -248,7 +250,7 @@ OMQ_API omq_status omq_matmul_choose(omq_context *ctx, omq_type wtype, int64_t r
                                      int64_t n, omq_algo *algo);
 
 /* Bytes of stream workspace omq_matmul needs for these arguments (0 for dmmv and gemm
- * with F32 X; n * K * 4 for them with F16 X, the X widened to float32; n * K / 32 * 36, the
+ * with F32 X, and for Q8_1 X; n * K * 4 for them with F16 X, the X widened to float32; n * K / 32 * 36, the
  * Q8_1 blocks of X, for mmvq and mmq). Each stream has one workspace: it grows on demand
  * (waiting for the stream's queued work first), is reused by later calls, counts against
  * the context's memory limit, and is freed with the stream. Same checks as omq_matmul

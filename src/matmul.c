@@ -43,12 +43,14 @@ static int is_quantized(const omq_type_traits *t) { return t->mmvq != NULL; }
  * gemm at the same point.
  * Host threads (SSE2 baseline builds): mmvq wins or ties up to 2 columns; from 3 columns the
  * float kernels are as fast or faster (the integer dot products lack the x86 instructions
- * that would make them cheap without -march), and they carry no quantization error of X. */
+ * that would make them cheap without -march), and they carry no quantization error of X.
+ * X given as Q8_1 has only the Q8_1 kernels, mmvq up to 8 columns, everywhere. */
 static omq_algo choose(const omq_context *ctx, const omq_type_traits *w, int64_t rows,
-                       int64_t K, int64_t n) {
+                       int64_t K, int64_t n, int x_q8_1) {
     (void)rows;
     (void)K;
     const int quantized = is_quantized(w);
+    if (x_q8_1) return n <= 8 ? OMQ_ALGO_MMVQ : OMQ_ALGO_MMQ;
     if (ctx->exec_kind == OMQ_EXEC_TARGET) {
         if (n <= 8) return quantized ? OMQ_ALGO_MMVQ : OMQ_ALGO_DMMV;
         return quantized ? OMQ_ALGO_MMQ : OMQ_ALGO_GEMM;
@@ -65,8 +67,10 @@ static omq_status plan_matmul(omq_context *ctx, const char *fn, omq_type wtype, 
     p->x = omq_traits(xtype >= 0 ? xtype : OMQ_TYPE_F32);
     if (!p->x)
         return omq_fail(ctx, OMQ_ERR_UNKNOWN_TYPE, "%s: unknown X type %d", fn, xtype);
-    if (p->x->type != OMQ_TYPE_F32 && p->x->type != OMQ_TYPE_F16)
-        return omq_fail(ctx, OMQ_ERR_UNSUPPORTED, "%s: X must be f32 or f16, not %s", fn, p->x->name);
+    const int x_q8_1 = p->x->type == OMQ_TYPE_Q8_1;
+    if (p->x->type != OMQ_TYPE_F32 && p->x->type != OMQ_TYPE_F16 && !x_q8_1)
+        return omq_fail(ctx, OMQ_ERR_UNSUPPORTED, "%s: X must be f32, f16 or q8_1, not %s", fn,
+                        p->x->name);
     if ((int)algo < 0 || (int)algo >= NALGO)
         return omq_fail(ctx, OMQ_ERR_INVALID_ARG, "%s: unknown algorithm %d", fn, (int)algo);
     if (n < 0 || rows < 0 || K < 0)
@@ -83,7 +87,7 @@ static omq_status plan_matmul(omq_context *ctx, const char *fn, omq_type wtype, 
         (st = omq_check_matrix(ctx, omq_traits(OMQ_TYPE_F32), n, K, &elements, &bytes)) ||
         (st = omq_check_matrix(ctx, omq_traits(OMQ_TYPE_F32), n, rows, &elements, &bytes))) /* Y */
         return st;
-    p->algo = algo == OMQ_ALGO_AUTO ? choose(ctx, p->w, rows, K, n) : algo;
+    p->algo = algo == OMQ_ALGO_AUTO ? choose(ctx, p->w, rows, K, n, x_q8_1) : algo;
     switch (p->algo) {
     case OMQ_ALGO_DMMV: p->fn = p->w->dmmv; break;
     case OMQ_ALGO_MMVQ: p->fn = p->w->mmvq; break;
@@ -93,9 +97,14 @@ static omq_status plan_matmul(omq_context *ctx, const char *fn, omq_type wtype, 
     if (!p->fn)
         return omq_fail(ctx, OMQ_ERR_UNSUPPORTED, "%s: %s needs a quantized weight type, not %s", fn,
                         omq_algo_name(p->algo), p->w->name);
+    if (x_q8_1 && p->algo != OMQ_ALGO_MMVQ && p->algo != OMQ_ALGO_MMQ)
+        return omq_fail(ctx, OMQ_ERR_UNSUPPORTED, "%s: X in q8_1 needs mmvq or mmq, not %s", fn,
+                        omq_algo_name(p->algo));
     /* bytes of X as Q8_1 (mmvq, mmq) or widened to float32 (F16 X for dmmv, gemm); both fit,
      * being smaller than n * K * 4, checked above */
-    if (p->algo == OMQ_ALGO_MMVQ || p->algo == OMQ_ALGO_MMQ)
+    if (x_q8_1)
+        p->workspace = 0;
+    else if (p->algo == OMQ_ALGO_MMVQ || p->algo == OMQ_ALGO_MMQ)
         p->workspace = (size_t)n * (size_t)(K / OMQ_QK) * sizeof(omq_block_q8_1);
     else
         p->workspace = p->x->type == OMQ_TYPE_F16 ? (size_t)n * (size_t)K * sizeof(float) : 0;
@@ -131,7 +140,7 @@ typedef struct {
     const void *W, *X;
     float *Y;
     int64_t rows, K, n;
-    int x_f16, x_q8_1; /* X is binary16; X goes through Q8_1 */
+    int x_f16, x_q8_1; /* X is binary16; X goes through Q8_1 (0 when it comes as Q8_1) */
 } matmul_args;
 
 static void run_matmul(const omq_exec *ex, void *p) {
@@ -161,8 +170,11 @@ omq_status omq_matmul(omq_context *ctx, omq_type wtype, const void *W, int64_t r
          (st = omq_check_ptr(ctx, X, xt->align, "omq_matmul: X")) ||
          (st = omq_check_ptr(ctx, Y, sizeof(float), "omq_matmul: Y"))))
         return st;
+    /* the devices' Q8_1 dot products read X's quants a 4-byte word at a time */
+    if (xt && xt->type == OMQ_TYPE_Q8_1 && (st = omq_check_ptr(ctx, X, 4, "omq_matmul: X (q8_1)")))
+        return st;
     if ((st = plan_matmul(ctx, "omq_matmul", wtype, rows, K, (int)xtype, n, algo, &p))) return st;
-    const int q8 = p.algo == OMQ_ALGO_MMVQ || p.algo == OMQ_ALGO_MMQ;
+    const int q8 = (p.algo == OMQ_ALGO_MMVQ || p.algo == OMQ_ALGO_MMQ) && p.x->type != OMQ_TYPE_Q8_1;
     const matmul_args a = {p.fn, W, X, Y, rows, K, n, p.x->type == OMQ_TYPE_F16, q8};
     /* a non-finite block of X quantized to Q8_1 is reported by the next synchronize */
     return omq_submit_with_workspace(ctx, run_matmul, &a, sizeof a, q8, p.workspace);

@@ -223,6 +223,7 @@ static void run_type(omq_type t, ts_rng *rng) {
         float *x = malloc(sizeof(float) * n * K), *xq = malloc(sizeof(float) * n * K);
         uint16_t *xh = malloc(2 * n * K);
         double *e = malloc(sizeof(double) * n * K);
+        void *xq8 = NULL; /* X as Q8_1 blocks (quantized types) */
         assert_true(w && wv && mag && x && xq && xh && e);
         random_weights(rng, t, w, rows, K);
         dequantize_host(host, t, w, wv, rows, K);
@@ -240,11 +241,11 @@ static void run_type(omq_type t, ts_rng *rng) {
                 x[k] = fp16_round(x[k]);
             }
         if (quantized) {
-            void *q = malloc((size_t)n * (K / 32) * 36);
-            assert_int_equal(omq_quantize(host, OMQ_TYPE_Q8_1, x, q, n, K, NULL), OMQ_OK);
-            assert_int_equal(omq_dequantize(host, OMQ_TYPE_Q8_1, q, OMQ_TYPE_F32, xq, n, K), OMQ_OK);
+            xq8 = malloc((size_t)n * (K / 32) * 36);
+            assert_non_null(xq8);
+            assert_int_equal(omq_quantize(host, OMQ_TYPE_Q8_1, x, xq8, n, K, NULL), OMQ_OK);
+            assert_int_equal(omq_dequantize(host, OMQ_TYPE_Q8_1, xq8, OMQ_TYPE_F32, xq, n, K), OMQ_OK);
             assert_int_equal(omq_synchronize(host), OMQ_OK);
-            free(q);
             for (int64_t b = 0; b < n * K / 32; ++b) {
                 const double eb = q8_1_bound(x + 32 * b);
                 for (int64_t k = 32 * b; k < 32 * (b + 1); ++k) {
@@ -315,6 +316,30 @@ static void run_type(omq_type t, ts_rng *rng) {
                                  (long long)(o % rows), got, R.ref_q[o], fabs(got - R.ref_q[o]), R.bound_qt[o]);
                 }
             }
+            if (quantized) {
+                /* X given as Q8_1 (the host's bytes): the same kernels on the same bytes as the
+                 * device's own quantization of X, so bit for bit the same Y; AUTO takes them */
+                void *dxq = ts_upload(ctx, xq8, (size_t)n * (K / 32) * 36);
+                float *yq = malloc(sizeof(float) * n * rows);
+                assert_non_null(yq);
+                const omq_algo qa[] = {OMQ_ALGO_MMVQ, OMQ_ALGO_MMQ, OMQ_ALGO_AUTO};
+                for (int i = 0; i < 3; ++i) {
+                    const omq_algo al = qa[i] == OMQ_ALGO_AUTO ? (n <= 8 ? OMQ_ALGO_MMVQ : OMQ_ALGO_MMQ) : qa[i];
+                    const float *want = ys + (size_t)(d * NALGO + (al == OMQ_ALGO_MMVQ ? 1 : 2)) * n * rows;
+                    ts_free(ctx, dy);
+                    dy = ts_alloc(ctx, sizeof(float) * n * rows, 0xFF);
+                    const omq_status st = omq_matmul(ctx, t, dw, rows, K, OMQ_TYPE_Q8_1, dxq, n, dy, qa[i]);
+                    if (st) fail_msg("%s %s, X q8_1, on %s: %s: %s", omq_type_name(t), omq_algo_name(qa[i]), dev,
+                                     omq_strerror(st), omq_context_last_error(ctx));
+                    assert_int_equal(omq_synchronize(ctx), OMQ_OK);
+                    ts_download(ctx, yq, dy, sizeof(float) * n * rows);
+                    if (memcmp(yq, want, sizeof(float) * n * rows))
+                        fail_msg("%s %s on %s: X given as q8_1 gives another Y than X quantized by omq_matmul",
+                                 omq_type_name(t), omq_algo_name(qa[i]), dev);
+                }
+                free(yq);
+                ts_free(ctx, dxq);
+            }
             ts_free(ctx, dw);
             ts_free(ctx, dx);
             ts_free(ctx, dy);
@@ -364,6 +389,7 @@ static void run_type(omq_type t, ts_rng *rng) {
         free(xq);
         free(xh);
         free(e);
+        free(xq8);
     }
     omq_context_free(host);
 }
@@ -418,7 +444,12 @@ static void bad_input_on(omq_context *ctx) {
     EXPECT_FAIL(ctx, OMQ_ERR_UNKNOWN_TYPE, omq_matmul(ctx, (omq_type)-1, w, R, K, F32, x, N, y, A));
     EXPECT_FAIL(ctx, OMQ_ERR_UNKNOWN_TYPE, omq_matmul(ctx, Q4, w, R, K, (omq_type)99, x, N, y, A));
     EXPECT_FAIL(ctx, OMQ_ERR_UNSUPPORTED, omq_matmul(ctx, Q4, w, R, K, OMQ_TYPE_Q8_0, x, N, y, A));
-    EXPECT_FAIL(ctx, OMQ_ERR_UNSUPPORTED, omq_matmul(ctx, Q4, w, R, K, OMQ_TYPE_Q8_1, x, N, y, A));
+    /* X given as Q8_1: only mmvq and mmq, only quantized weights, 4-byte aligned */
+    EXPECT_FAIL(ctx, OMQ_ERR_UNSUPPORTED, omq_matmul(ctx, Q4, w, R, K, OMQ_TYPE_Q8_1, x, N, y, OMQ_ALGO_DMMV));
+    EXPECT_FAIL(ctx, OMQ_ERR_UNSUPPORTED, omq_matmul(ctx, Q4, w, R, K, OMQ_TYPE_Q8_1, x, N, y, OMQ_ALGO_GEMM));
+    EXPECT_FAIL(ctx, OMQ_ERR_UNSUPPORTED, omq_matmul(ctx, F32, w, R, K, OMQ_TYPE_Q8_1, x, N, y, A));
+    EXPECT_FAIL(ctx, OMQ_ERR_MISALIGNED, omq_matmul(ctx, Q4, w, R, K, OMQ_TYPE_Q8_1, x + 2, N, y, A));
+    EXPECT_FAIL(ctx, OMQ_ERR_SHAPE, omq_matmul(ctx, OMQ_TYPE_F32, w, R, 48, OMQ_TYPE_Q8_1, x, N, y, OMQ_ALGO_MMVQ));
     EXPECT_FAIL(ctx, OMQ_ERR_INVALID_ARG, omq_matmul(ctx, Q4, w, R, K, F32, x, N, y, (omq_algo)5));
     EXPECT_FAIL(ctx, OMQ_ERR_INVALID_ARG, omq_matmul(ctx, Q4, w, R, K, F32, x, N, y, (omq_algo)-1));
     EXPECT_FAIL(ctx, OMQ_ERR_SHAPE, omq_matmul(ctx, Q4, w, R, 48, F32, x, N, y, A));

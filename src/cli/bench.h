@@ -15,6 +15,7 @@ typedef struct {
     int only_mode;           /* -1 all, else the one mode to run (bench_mode_names) */
     int per_sync;            /* calls queued per synchronize in the timed runs (queued mode) */
     omq_algo algo;           /* of the products; AUTO: omq_matmul_choose's */
+    int x_q8_1;              /* --x q8_1: the products' X given already quantized to Q8_1 */
     size_t llc_bytes;
     size_t copy_bytes;       /* read (and written) by the copy yardstick */
     double copy_gbs;         /* the copy kernel's bandwidth (bytes read + written) */

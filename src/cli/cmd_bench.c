@@ -242,11 +242,12 @@ static int usage(FILE *f) {
     fprintf(f,
             "usage: omq bench [--device auto|host|fallback|N] [--op all|convert|gemv|batch|gemm]\n"
             "                 [--type T[,T...]|all] [--shape RxK]... [--runs N] [--mode cold|warm|queued|all]\n"
-            "                 [--algo auto|dmmv|mmvq|mmq|gemm] [--llc MiB] [--copy MiB] [--csv]\n"
+            "                 [--algo auto|dmmv|mmvq|mmq|gemm] [--x f32|q8_1] [--llc MiB] [--copy MiB] [--csv]\n"
             "  defaults: all operations and types, shapes 4096x4096 14336x4096 4096x14336 128256x4096,\n"
             "  20 runs, all modes, the algorithm omq_matmul_choose picks; gemv: n = 1, batch: n = 2, 4, 8,\n"
             "  gemm: n = 512; --llc: last-level cache size (GPU default 64 MiB, host: from sysfs);\n"
-            "  --copy: bytes of the copy yardstick (default 1024 MiB)\n");
+            "  --copy: bytes of the copy yardstick (default 1024 MiB); --x q8_1: products take X\n"
+            "  already quantized (omq_matmul with Q8_1 X: one kernel a call, no quantization of X)\n");
     return f == stdout ? 0 : 2;
 }
 
@@ -283,6 +284,9 @@ int cmd_bench(int argc, char **argv) {
             if (cli_parse_device(v, &device)) return cli_fail("--device: bad value '%s'", v), 2;
         } else if (cli_opt(argc, argv, &i, "--algo", &v)) {
             if (omq_algo_from_name(v, &b.algo)) return cli_fail("--algo: auto, dmmv, mmvq, mmq or gemm"), 2;
+        } else if (cli_opt(argc, argv, &i, "--x", &v)) {
+            if (strcmp(v, "f32") && strcmp(v, "q8_1")) return cli_fail("--x: f32 or q8_1"), 2;
+            b.x_q8_1 = !strcmp(v, "q8_1");
         } else if (cli_opt(argc, argv, &i, "--op", &v)) {
             op = v;
         } else if (cli_opt(argc, argv, &i, "--type", &v)) {

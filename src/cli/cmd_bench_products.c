@@ -1,6 +1,7 @@
 /* omq bench, matrix products: GEMV (n = 1), small batches (n = 2, 4, 8) and GEMM (n = 512)
  * through omq_matmul with the algorithm AUTO picks (or --algo). Weights are random floats
- * quantized on the benchmarked device; cold mode rotates through copies of W, X and Y. */
+ * quantized on the benchmarked device (X too with --x q8_1); cold mode rotates through copies
+ * of W, X and Y. */
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -13,14 +14,15 @@ typedef struct {
     omq_context *ctx;
     omq_type type;
     omq_algo algo;
+    omq_type xtype;
     int64_t rows, k, n;
-    void **w;
-    float **x, **y;
+    void **w, **x;
+    float **y;
 } mm_arg;
 
 static omq_status run_matmul(void *p, int r) {
     mm_arg *a = p;
-    return omq_matmul(a->ctx, a->type, a->w[r], a->rows, a->k, OMQ_TYPE_F32, a->x[r], a->n, a->y[r], a->algo);
+    return omq_matmul(a->ctx, a->type, a->w[r], a->rows, a->k, a->xtype, a->x[r], a->n, a->y[r], a->algo);
 }
 
 static void fill_random(float *v, size_t count, uint64_t seed) {
@@ -64,20 +66,25 @@ static const char *check_product(bench *b, mm_arg *a, const float *hx) {
 static int bench_one(bench *b, omq_type t, int64_t rows, int64_t k, int64_t n, const char *opname) {
     size_t wbytes = 0;
     if (omq_matrix_size(t, rows, k, &wbytes)) return 0; /* shape not valid for this type */
+    const omq_type xtype = b->x_q8_1 ? OMQ_TYPE_Q8_1 : OMQ_TYPE_F32;
     omq_algo algo = b->algo;
+    if (algo == OMQ_ALGO_AUTO && b->x_q8_1) algo = n <= 8 ? OMQ_ALGO_MMVQ : OMQ_ALGO_MMQ; /* what AUTO takes */
     if (algo == OMQ_ALGO_AUTO && omq_matmul_choose(b->ctx, t, rows, k, n, &algo)) return 0;
-    if (omq_matmul_workspace_size(b->ctx, t, rows, k, OMQ_TYPE_F32, n, algo, &(size_t){0}))
+    if (omq_matmul_workspace_size(b->ctx, t, rows, k, xtype, n, algo, &(size_t){0}))
         return 0; /* e.g. mmvq forced on f16 weights */
-    const size_t xbytes = sizeof(float) * (size_t)(n * k), ybytes = sizeof(float) * (size_t)(n * rows);
+    const size_t fxbytes = sizeof(float) * (size_t)(n * k), ybytes = sizeof(float) * (size_t)(n * rows);
+    size_t xbytes = fxbytes;
+    if (b->x_q8_1 && omq_matrix_size(OMQ_TYPE_Q8_1, n, k, &xbytes)) return 0;
     /* W: random floats quantized on the device, a slab of rows at a time */
-    float *hx = malloc(xbytes);
+    float *hx = malloc(fxbytes);
     const int64_t slab = rows < 4096 ? rows : 4096;
     float *hw = malloc(sizeof(float) * (size_t)(slab * k));
     void *dw0 = NULL, *dslab = NULL;
     if (!hx || !hw) return free(hx), free(hw), cli_fail("bench: out of host memory"), -1;
     fill_random(hx, (size_t)(n * k), (uint64_t)(n * k));
     int rc = 0;
-    if (omq_malloc(b->ctx, wbytes, &dw0) || omq_malloc(b->ctx, sizeof(float) * (size_t)(slab * k), &dslab))
+    const size_t sbytes = sizeof(float) * (size_t)(slab * k) > fxbytes ? sizeof(float) * (size_t)(slab * k) : fxbytes;
+    if (omq_malloc(b->ctx, wbytes, &dw0) || omq_malloc(b->ctx, sbytes, &dslab))
         rc = cli_fail("bench: not enough device memory for %s %lldx%lld", omq_type_name(t), (long long)rows,
                       (long long)k);
     size_t row_bytes = 0;
@@ -89,21 +96,29 @@ static int bench_one(bench *b, omq_type t, int64_t rows, int64_t k, int64_t n, c
             omq_quantize(b->ctx, t, dslab, (char *)dw0 + (size_t)r0 * row_bytes, nr, k, NULL) || omq_synchronize(b->ctx))
             rc = cli_fail_status(b->ctx, OMQ_ERR_DEVICE, "bench: preparing the weights");
     }
+    /* X as the products take it: floats, or (--x q8_1) quantized here once */
+    void *dx0 = NULL;
+    if (!rc && (omq_malloc(b->ctx, xbytes, &dx0) ||
+                (b->x_q8_1 ? omq_memcpy(b->ctx, dslab, hx, fxbytes, OMQ_COPY_HOST_TO_DEVICE) ||
+                                 omq_quantize(b->ctx, OMQ_TYPE_Q8_1, dslab, dx0, n, k, NULL)
+                           : omq_memcpy(b->ctx, dx0, hx, fxbytes, OMQ_COPY_HOST_TO_DEVICE)) ||
+                omq_synchronize(b->ctx)))
+        rc = cli_fail_status(b->ctx, OMQ_ERR_DEVICE, "bench: preparing X");
     omq_free(b->ctx, dslab);
     free(hw);
     for (int mode = 0; mode < BENCH_NMODES && !rc; ++mode) {
         if (b->only_mode >= 0 && b->only_mode != mode) continue;
         const int rot = bench_mode(b, mode, wbytes + xbytes + ybytes);
-        mm_arg a = {b->ctx, t, algo, rows, k, n, calloc((size_t)rot, sizeof(void *)), calloc((size_t)rot, sizeof(float *)),
-                    calloc((size_t)rot, sizeof(float *))};
+        mm_arg a = {b->ctx, t, algo, xtype, rows, k, n, calloc((size_t)rot, sizeof(void *)),
+                    calloc((size_t)rot, sizeof(void *)), calloc((size_t)rot, sizeof(float *))};
         int made = 0;
         if (a.w && a.x && a.y) {
             a.w[0] = dw0;
             for (; made < rot; ++made) {
                 if ((made && (omq_malloc(b->ctx, wbytes, &a.w[made]) ||
                               omq_memcpy(b->ctx, a.w[made], dw0, wbytes, OMQ_COPY_DEVICE_TO_DEVICE))) ||
-                    omq_malloc(b->ctx, xbytes, (void **)&a.x[made]) || omq_malloc(b->ctx, ybytes, (void **)&a.y[made]) ||
-                    omq_memcpy(b->ctx, a.x[made], hx, xbytes, OMQ_COPY_HOST_TO_DEVICE))
+                    omq_malloc(b->ctx, xbytes, &a.x[made]) || omq_malloc(b->ctx, ybytes, (void **)&a.y[made]) ||
+                    omq_memcpy(b->ctx, a.x[made], dx0, xbytes, OMQ_COPY_DEVICE_TO_DEVICE))
                     break;
             }
         }
@@ -126,6 +141,7 @@ static int bench_one(bench *b, omq_type t, int64_t rows, int64_t k, int64_t n, c
         free(a.y);
     }
     omq_free(b->ctx, dw0);
+    omq_free(b->ctx, dx0);
     free(hx);
     return rc;
 }
