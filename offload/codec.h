@@ -167,30 +167,62 @@ static inline void omq_latch_fault(OMQ_NOESCAPE int *fault, int code) {
         });                                                                                     \
     } while (0)
 
-/* The same for 32-value blocks, which on devices are read with 16-byte loads and written 2
- * bytes at a time from a private copy (byte-wise stores and 4-byte loads made Q4_0/Q8_0
- * quantization instruction-bound). A separate macro, not a test of BS: see the rule above. */
+/* The same for 32-value blocks. On devices a team quantizes OMQ_Q32_TILE consecutive blocks
+ * (16-byte loads of the input), each lane one block into team memory, and then the team
+ * writes the tile's bytes as consecutive 32-bit words: lanes writing their own 18-36-byte
+ * blocks 2 bytes at a time made every store instruction touch 18-36 sectors, and Q8_0
+ * quantization ran at the L2's limit (85 % busy, DRAM 23 %, on the H100). A separate macro,
+ * not a test of BS: see the rule above. */
+#define OMQ_Q32_TILE 256
 #define OMQ_QUANTIZE_BLOCKS32(T, BLOCK, BS)                                                     \
     do {                                                                                        \
         BLOCK *y_ = (BLOCK *)dst;                                                               \
         int *fault_ = ex->fault;                                                                \
         const int64_t nb_ = cols / (BS);                                                        \
-        if (ex->kind == OMQ_EXEC_TARGET && ((uintptr_t)src & 15) == 0 && !imatrix) {            \
-            uint16_t *y16_ = (uint16_t *)dst;                                                   \
-            OMQ_TARGET_FOR(ex, rows * nb_, i, (src, y16_, fault_), {                            \
-                const omq_vec16 *xv = (const omq_vec16 *)(src + i * (BS));                      \
-                float xb[BS];                                                                   \
-                for (int k = 0; k < (BS) / 4; ++k) {                                            \
-                    const omq_vec16 t = xv[k];                                                  \
-                    __builtin_memcpy(xb + 4 * k, &t, 16);                                       \
+        if (ex->kind == OMQ_EXEC_TARGET && ((uintptr_t)src & 15) == 0 &&                        \
+            ((uintptr_t)dst & 3) == 0 && !imatrix) {                                            \
+            uint32_t *y32_ = (uint32_t *)dst;                                                   \
+            const int64_t nblk_ = rows * nb_;                                                   \
+            const int64_t ntiles_ = (nblk_ + OMQ_Q32_TILE - 1) / OMQ_Q32_TILE;                  \
+            const int dev_ = ex->device;                                                        \
+            const int nteams_ = dev_ == omp_get_initial_device() ? 1                            \
+                                : (int)(ntiles_ < 65536 ? ntiles_ : 65536);                     \
+            OMQ_PRAGMA(omp target teams num_teams(nteams_) thread_limit(OMQ_Q32_TILE)           \
+                       device(dev_) is_device_ptr(src, y32_, fault_))                           \
+            {                                                                                   \
+                /* the tile's blocks; sizeof(BLOCK) is even, so OMQ_Q32_TILE of them are words */ \
+                uint32_t stage_[OMQ_Q32_TILE * sizeof(BLOCK) / 4];                              \
+                _Pragma("omp parallel")                                                         \
+                {                                                                               \
+                    const int th_ = omp_get_thread_num(), nth_ = omp_get_num_threads();         \
+                    for (int64_t t_ = omp_get_team_num(); t_ < ntiles_; t_ += omp_get_num_teams()) { \
+                        const int64_t i0_ = t_ * OMQ_Q32_TILE;                                  \
+                        const int nt_ = (int)(nblk_ - i0_ < OMQ_Q32_TILE ? nblk_ - i0_ : OMQ_Q32_TILE); \
+                        for (int l_ = th_; l_ < nt_; l_ += nth_) {                              \
+                            const omq_vec16 *xv = (const omq_vec16 *)(src + (i0_ + l_) * (BS)); \
+                            float xb[BS];                                                       \
+                            for (int k = 0; k < (BS) / 4; ++k) {                                \
+                                const omq_vec16 t = xv[k];                                      \
+                                __builtin_memcpy(xb + 4 * k, &t, 16);                           \
+                            }                                                                   \
+                            BLOCK blk;                                                          \
+                            OMQ_QUANTIZE_ONE(T, BLOCK, BS, xb, &blk, NULL, 0.0f, fault_);       \
+                            uint16_t h[sizeof(BLOCK) / 2];                                      \
+                            __builtin_memcpy(h, &blk, sizeof h);                                \
+                            uint16_t *s16 = (uint16_t *)stage_ + l_ * (sizeof(BLOCK) / 2);      \
+                            for (size_t k = 0; k < sizeof(BLOCK) / 2; ++k) s16[k] = h[k];       \
+                        }                                                                       \
+                        _Pragma("omp barrier")                                                  \
+                        /* nt_ * sizeof(BLOCK) bytes; an odd tail block leaves a half word */   \
+                        const int nh_ = nt_ * (int)(sizeof(BLOCK) / 2);                         \
+                        uint32_t *yt_ = y32_ + i0_ * (int64_t)sizeof(BLOCK) / 4;                \
+                        for (int w_ = th_; w_ < nh_ / 2; w_ += nth_) yt_[w_] = stage_[w_];      \
+                        if (th_ == 0 && (nh_ & 1))                                              \
+                            ((uint16_t *)yt_)[nh_ - 1] = ((const uint16_t *)stage_)[nh_ - 1];   \
+                        _Pragma("omp barrier") /* stage_ is rewritten next */                   \
+                    }                                                                           \
                 }                                                                               \
-                BLOCK blk;                                                                      \
-                OMQ_QUANTIZE_ONE(T, BLOCK, BS, xb, &blk, NULL, 0.0f, fault_);                   \
-                uint16_t h[sizeof(BLOCK) / 2];                                                  \
-                __builtin_memcpy(h, &blk, sizeof h);                                            \
-                for (size_t k = 0; k < sizeof(BLOCK) / 2; ++k)                                  \
-                    y16_[i * (sizeof(BLOCK) / 2) + k] = h[k];                                   \
-            });                                                                                 \
+            }                                                                                   \
         } else {                                                                                \
             OMQ_PARALLEL_FOR(ex, rows * nb_, i, (src, y_, imatrix, fault_), {                   \
                 const int64_t r = i / nb_, b = i - r * nb_;                                     \
