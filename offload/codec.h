@@ -250,6 +250,23 @@ static inline void omq_latch_fault(OMQ_NOESCAPE int *fault, int code) {
                     for (int j = 0; j < (BS); ++j) yh[i * (BS) + j] = omq_fp32_to_fp16(tmp[j]); \
                 }                                                                               \
             });                                                                                 \
+        } else if (((uintptr_t)dst & 15) == 0 && to_f16) {                                      \
+            /* two groups (32 bytes of output) per iteration: one (a 16-byte store) left     \
+             * f16 output at 0.54-0.63 of copy for q4_0 and the K-quants on the H100 */         \
+            omq_vec16 *yv = (omq_vec16 *)dst; /* each group's output is 16-byte aligned too */  \
+            OMQ_TARGET_FOR(ex, rows * (cols / 16), i, (x, yv), {                                \
+                const int64_t b = i / ((BS) / 16);                                              \
+                const int g = 2 * (int)(i - b * ((BS) / 16));                                   \
+                float tmp[16];                                                                  \
+                T##_dequantize_group(x + b, g, tmp);                                            \
+                T##_dequantize_group(x + b, g + 1, tmp + 8);                                    \
+                omq_vec16 v[2];                                                                 \
+                for (int j = 0; j < 8; ++j)                                                     \
+                    v[j / 4].w[j % 4] = omq_fp32_to_fp16(tmp[2 * j]) |                          \
+                                        (uint32_t)omq_fp32_to_fp16(tmp[2 * j + 1]) << 16;       \
+                yv[2 * i] = v[0];                                                               \
+                yv[2 * i + 1] = v[1];                                                           \
+            });                                                                                 \
         } else if (((uintptr_t)dst & 15) == 0) {                                                \
             omq_vec16 *yv = (omq_vec16 *)dst; /* each group's output is 16-byte aligned too */  \
             OMQ_TARGET_FOR(ex, rows * (cols / 8), i, (x, yv), {                                 \
@@ -257,16 +274,9 @@ static inline void omq_latch_fault(OMQ_NOESCAPE int *fault, int code) {
                 float tmp[8];                                                                   \
                 T##_dequantize_group(x + b, (int)(i - b * ((BS) / 8)), tmp);                    \
                 omq_vec16 v[2];                                                                 \
-                if (to_f16) {                                                                   \
-                    for (int j = 0; j < 4; ++j)                                                 \
-                        v[0].w[j] = omq_fp32_to_fp16(tmp[2 * j]) |                              \
-                                    (uint32_t)omq_fp32_to_fp16(tmp[2 * j + 1]) << 16;           \
-                    yv[i] = v[0];                                                               \
-                } else {                                                                        \
-                    for (int j = 0; j < 8; ++j) v[j / 4].w[j % 4] = omq_f32_bits(tmp[j]);        \
-                    yv[2 * i] = v[0];                                                           \
-                    yv[2 * i + 1] = v[1];                                                       \
-                }                                                                               \
+                for (int j = 0; j < 8; ++j) v[j / 4].w[j % 4] = omq_f32_bits(tmp[j]);            \
+                yv[2 * i] = v[0];                                                               \
+                yv[2 * i + 1] = v[1];                                                           \
             });                                                                                 \
         } else {                                                                                \
             OMQ_TARGET_FOR(ex, rows * (cols / 8), i, (x, yf, yh), {                             \
