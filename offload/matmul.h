@@ -224,8 +224,19 @@ static inline uint32_t omq_bit4_bytes(uint32_t h) {
     return ((h & 1u) << 4) | ((h & 2u) << 11) | ((h & 4u) << 18) | ((h & 8u) << 25);
 }
 
-/* the 32 5-bit quants of a Q5_0/Q5_1 block (nibbles in qs, fifth bit of value v in bit v of
- * the 2-aligned qh) as 8 words of bytes 0..31 */
+/* The 5-bit quants of a Q5_0/Q5_1 block: low nibbles of qs for values 0..15, high nibbles
+ * for 16..31, the fifth bit of value v in bit v of qh. omq_q5_group gives values 8g..8g+7
+ * (0..31; the codecs' dequantize_group), omq_q5_words all 32 as 8 words (2-aligned qh; the
+ * device dot products). */
+static inline void omq_q5_group(OMQ_NOESCAPE const uint8_t *qs, OMQ_NOESCAPE const uint8_t *qh,
+                                int g, OMQ_NOESCAPE int *q) {
+    uint32_t h;
+    __builtin_memcpy(&h, qh, sizeof h);
+    const uint8_t *b = qs + (g & 1) * 8;
+    const int shift = (g >> 1) * 4;
+    for (int i = 0; i < 8; ++i) q[i] = ((b[i] >> shift) & 0x0F) | (((h >> (8 * g + i)) & 1) << 4);
+}
+
 static inline void omq_q5_words(const uint8_t *qs, const uint8_t *qh, uint32_t *q) {
     const uint32_t h = omq_ld32_a2(qh);
     omq_nibbles_words(qs, q);

@@ -43,14 +43,9 @@ static inline void q5_0_quantize_block(OMQ_NOESCAPE const float *x, OMQ_NOESCAPE
 
 static inline void q5_0_dequantize_group(OMQ_NOESCAPE const omq_block_q5_0 *x, int g, OMQ_NOESCAPE float *y) {
     const float d = omq_fp16_to_fp32(x->d);
-    uint32_t qh;
-    __builtin_memcpy(&qh, x->qh, sizeof qh);
-    const uint8_t *q = x->qs + (g & 1) * 8;
-    const int shift = (g >> 1) * 4;
-    for (int i = 0; i < 8; ++i) {
-        const int v = 8 * g + i; /* the fifth bit of value v is bit v of qh */
-        y[i] = ((int)(((q[i] >> shift) & 0x0F) | (((qh >> v) & 1) << 4)) - 16) * d; /* signed, as ggml */
-    }
+    int q[8];
+    omq_q5_group(x->qs, x->qh, g, q);
+    for (int i = 0; i < 8; ++i) y[i] = (q[i] - 16) * d; /* signed, as ggml */
 }
 
 static inline void q5_0_dequantize_block(OMQ_NOESCAPE const omq_block_q5_0 *x, OMQ_NOESCAPE float *y) {

@@ -40,14 +40,9 @@ static inline void q5_1_quantize_block(OMQ_NOESCAPE const float *x, OMQ_NOESCAPE
 static inline void q5_1_dequantize_group(OMQ_NOESCAPE const omq_block_q5_1 *x, int g, OMQ_NOESCAPE float *y) {
     const float d = omq_fp16_to_fp32(x->d);
     const float m = omq_fp16_to_fp32(x->m);
-    uint32_t qh;
-    __builtin_memcpy(&qh, x->qh, sizeof qh);
-    const uint8_t *q = x->qs + (g & 1) * 8;
-    const int shift = (g >> 1) * 4;
-    for (int i = 0; i < 8; ++i) {
-        const int v = 8 * g + i;
-        y[i] = (((q[i] >> shift) & 0x0F) | (((qh >> v) & 1) << 4)) * d + m;
-    }
+    int q[8];
+    omq_q5_group(x->qs, x->qh, g, q);
+    for (int i = 0; i < 8; ++i) y[i] = q[i] * d + m;
 }
 
 static inline void q5_1_dequantize_block(OMQ_NOESCAPE const omq_block_q5_1 *x, OMQ_NOESCAPE float *y) {
