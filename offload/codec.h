@@ -40,6 +40,14 @@
             OMQ_TARGET_FOR(ex, n, i, ptrs, __VA_ARGS__);                                        \
     } while (0)
 
+/* Teams for `tiles` tiles on OpenMP device `dev` (kernels that shape their own teams): one
+ * per tile on a GPU (up to a cap the tile loops stride past), one on the host fallback,
+ * whose teams would each be a thread group of their own. */
+static inline int omq_teams_for_tiles(int dev, int64_t tiles) {
+    if (dev == omp_get_initial_device()) return 1;
+    return (int)(tiles < 65536 ? tiles : 65536);
+}
+
 /* The two forms, for kernels whose best loop differs between host and device. */
 #define OMQ_HOST_FOR(n, i, ...)                                                                 \
     do {                                                                                        \
@@ -185,8 +193,7 @@ static inline void omq_latch_fault(OMQ_NOESCAPE int *fault, int code) {
             const int64_t nblk_ = rows * nb_;                                                   \
             const int64_t ntiles_ = (nblk_ + OMQ_Q32_TILE - 1) / OMQ_Q32_TILE;                  \
             const int dev_ = ex->device;                                                        \
-            const int nteams_ = dev_ == omp_get_initial_device() ? 1                            \
-                                : (int)(ntiles_ < 65536 ? ntiles_ : 65536);                     \
+            const int nteams_ = omq_teams_for_tiles(dev_, ntiles_);                             \
             OMQ_PRAGMA(omp target teams num_teams(nteams_) thread_limit(OMQ_Q32_TILE)           \
                        device(dev_) is_device_ptr(src, y32_, fault_))                           \
             {                                                                                   \

@@ -20,7 +20,7 @@
  * through team-shared arrays declared in the teams region, never through reduction clauses.
  * Lane counts go in thread_limit only, never in num_threads: a host fallback honours
  * num_threads (libgomp started 128 threads per region on 2 cores). The host fallback gets
- * one team (omq_mm_teams), a GPU one team per tile. */
+ * one team (omq_teams_for_tiles), a GPU one team per tile. */
 #ifndef OMQ_MATMUL_H
 #define OMQ_MATMUL_H
 
@@ -403,14 +403,6 @@ static inline void omq_mm_fdot_cols_host(const float *w, int len, const float *x
     }
 }
 
-/* Teams for `tiles` tiles on OpenMP device `dev`: one per tile on a GPU (up to a cap the
- * tile loops stride past), one on the host fallback, whose teams would each be a thread
- * group of their own. */
-static inline int omq_mm_teams(int dev, int64_t tiles) {
-    if (dev == omp_get_initial_device()) return 1;
-    return (int)(tiles < 65536 ? tiles : 65536);
-}
-
 /* Device form of the GEMV kernel's reduction: a row's lpr lanes are neighbouring threads of
  * one warp (wavefront), so their partial sums can meet by shuffles (log2(lpr) steps, no team
  * barrier, no serial sum) when the runtime gave a thread per lane. omq_mm_shuffle_ok says
@@ -472,7 +464,7 @@ static inline float omq_mm_row_sum(float v, int lpr) {
         const int lpr_ = omq_mm_lanes_per_row(nu), rpt_ = OMQ_MM_LANES / lpr_;                  \
         const int lsh_ = __builtin_ctz((unsigned)lpr_); /* l / lpr as a shift: no division */   \
         const int64_t ntiles_ = ((rows) + rpt_ - 1) / rpt_;                                     \
-        const int dev_ = (ex)->device, nteams_ = omq_mm_teams(dev_, ntiles_);                   \
+        const int dev_ = (ex)->device, nteams_ = omq_teams_for_tiles(dev_, ntiles_);                \
         OMQ_PRAGMA(omp target teams num_teams(nteams_) thread_limit(OMQ_MM_LANES)               \
                    device(dev_) is_device_ptr(W, X, Y))                                         \
         {                                                                                       \
@@ -633,7 +625,7 @@ static inline float omq_mm_row_sum(float v, int lpr) {
         }                                                                                       \
         const int64_t nrt = (rows + OMQ_MMQ_TR - 1) / OMQ_MMQ_TR;                               \
         const int64_t nct = (n + OMQ_MMQ_TC - 1) / OMQ_MMQ_TC, ntiles = nrt * nct;              \
-        const int dev = ex->device, nteams = omq_mm_teams(dev, ntiles);                         \
+        const int dev = ex->device, nteams = omq_teams_for_tiles(dev, ntiles);                      \
         OMQ_PRAGMA(omp target teams num_teams(nteams) thread_limit(OMQ_MMQ_LANES) device(dev)   \
                    is_device_ptr(W, X, Y))                                         \
         {                                                                                       \
@@ -733,7 +725,7 @@ static inline float omq_mm_row_sum(float v, int lpr) {
         }                                                                                       \
         const int64_t nrt = (rows + OMQ_GEMM_TR - 1) / OMQ_GEMM_TR;                             \
         const int64_t nct = (n + OMQ_GEMM_TC - 1) / OMQ_GEMM_TC, ntiles = nrt * nct;            \
-        const int dev = ex->device, nteams = omq_mm_teams(dev, ntiles);                         \
+        const int dev = ex->device, nteams = omq_teams_for_tiles(dev, ntiles);                      \
         OMQ_PRAGMA(omp target teams num_teams(nteams) thread_limit(OMQ_GEMM_LANES) device(dev)  \
                    is_device_ptr(W, X, Y))                                         \
         {                                                                                       \

@@ -79,7 +79,7 @@ void omq_quantize_q8_1_act(const omq_exec *ex, const float *src, void *dst, int6
     uint32_t *y32 = (uint32_t *)dst; /* the workspace is 4-aligned; a block is 9 words */
     int *fault = ex->fault;
     const int64_t nb = rows * (cols / OMQ_QK), ntiles = (nb + OMQ_Q8A_BPT - 1) / OMQ_Q8A_BPT;
-    const int dev = ex->device, nteams = omq_mm_teams(dev, ntiles);
+    const int dev = ex->device, nteams = omq_teams_for_tiles(dev, ntiles);
     OMQ_PRAGMA(omp target teams num_teams(nteams) thread_limit(OMQ_Q8A_LANES) device(dev)
                is_device_ptr(src, y32, fault))
     {
