@@ -7,6 +7,7 @@
 #ifndef OMQ_KERNELS_H
 #define OMQ_KERNELS_H
 
+#include <stddef.h>
 #include <stdint.h>
 
 typedef enum omq_exec_kind {

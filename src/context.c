@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "cpu/cpu.h"
 #include "device/device.h"
 
 #ifndef OMQ_OFFLOAD
@@ -289,7 +290,8 @@ omq_status omq_context_create(omq_context **out, int device) {
         ctx->be = &omq_backend_host;
         ctx->exec_kind = OMQ_EXEC_HOST;
         ctx->omp_device = omp_get_initial_device();
-        snprintf(ctx->description, sizeof ctx->description, "host (%d threads)", threads);
+        snprintf(ctx->description, sizeof ctx->description, "host (%d threads, %s kernels)", threads,
+                 omq_cpu_isa());
     } else if (device == OMQ_DEVICE_FALLBACK) {
         ctx->be = &omq_backend_omp;
         ctx->exec_kind = OMQ_EXEC_TARGET;

@@ -3,6 +3,7 @@
 #include <ctype.h>
 
 #include "../offload/blocks.h"
+#include "cpu/cpu.h"
 #include "omq_internal.h"
 
 static const char *const algo_names[] = {"auto", "dmmv", "mmvq", "mmq", "gemm"};
@@ -41,9 +42,10 @@ static int is_quantized(const omq_type_traits *t) { return t->mmvq != NULL; }
  * quantized weights, as ggml's GPU backends, mmvq up to 8 columns (one pass of its per-lane
  * sums covers 8 columns, so W is read once) and mmq beyond; F32/F16 weights take dmmv and
  * gemm at the same point.
- * Host threads (SSE2 baseline builds): mmvq wins or ties up to 2 columns; from 3 columns the
- * float kernels are as fast or faster (the integer dot products lack the x86 instructions
- * that would make them cheap without -march), and they carry no quantization error of X.
+ * Host threads: where the processor has its own mmvq kernel (src/cpu/: x86 AVX2), mmvq up to
+ * 8 columns (2-5x the float kernels' speed at 2..8 columns on a Zen 4 guest); with the
+ * portable forms mmvq wins or ties up to 2 columns, and from 3 columns the float kernels are
+ * as fast or faster (and carry no quantization error of X).
  * X given as Q8_1 has only the Q8_1 kernels, mmvq up to 8 columns, everywhere. */
 static omq_algo choose(const omq_context *ctx, const omq_type_traits *w, int64_t rows,
                        int64_t K, int64_t n, int x_q8_1) {
@@ -55,7 +57,7 @@ static omq_algo choose(const omq_context *ctx, const omq_type_traits *w, int64_t
         if (n <= 8) return quantized ? OMQ_ALGO_MMVQ : OMQ_ALGO_DMMV;
         return quantized ? OMQ_ALGO_MMQ : OMQ_ALGO_GEMM;
     }
-    if (quantized && n <= 2) return OMQ_ALGO_MMVQ;
+    if (quantized && (n <= 2 || (n <= 8 && omq_cpu_mmvq(w->type)))) return OMQ_ALGO_MMVQ;
     return n <= 8 ? OMQ_ALGO_DMMV : OMQ_ALGO_GEMM;
 }
 
@@ -93,6 +95,11 @@ static omq_status plan_matmul(omq_context *ctx, const char *fn, omq_type wtype, 
     case OMQ_ALGO_MMVQ: p->fn = p->w->mmvq; break;
     case OMQ_ALGO_MMQ: p->fn = p->w->mmq; break;
     default: p->fn = p->w->gemm; break;
+    }
+    /* host threads: the processor's own mmvq kernel where src/cpu/ has one */
+    if (p->fn && p->algo == OMQ_ALGO_MMVQ && ctx->exec_kind == OMQ_EXEC_HOST) {
+        omq_matmul_fn isa = omq_cpu_mmvq(p->w->type);
+        if (isa) p->fn = isa;
     }
     if (!p->fn)
         return omq_fail(ctx, OMQ_ERR_UNSUPPORTED, "%s: %s needs a quantized weight type, not %s", fn,

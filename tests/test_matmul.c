@@ -49,7 +49,7 @@ static const omq_algo algos[] = {OMQ_ALGO_DMMV, OMQ_ALGO_MMVQ, OMQ_ALGO_MMQ, OMQ
  * only with small n. K < 0 means -K blocks. X is F16 for odd entries, F32 for even ones. */
 static const struct { int64_t rows, K, n; } shapes[] = {
     {4096, 4096, 1}, {4096, -3, 2}, {257, 11008, 3}, {7, 11008, 7},  {64, 4096, 8},
-    {1, 4096, 9},    {257, -1, 16}, {64, -3, 64},    {7, 4096, 300}, {64, -3, 512},
+    {1, 4096, 9},    {257, -1, 16}, {64, -3, 64},    {7, 4096, 300}, {64, -3, 512}, {5, 20480, 2},
 };
 #define NSHAPE (sizeof shapes / sizeof shapes[0])
 
@@ -137,21 +137,45 @@ static void dequantize_host(omq_context *host, omq_type t, const void *w, float 
 
 /* mag_k = |scale part| + |min part| of each weight: the block dequantized with the min scale
  * zeroed, and with d zeroed. */
+/* Bytes of a block holding quants stored with an offset (value = scale * (q - offset)), or
+ * {0, 0}: the x86 host kernels (src/cpu/) multiply the unsigned q and take the offset out
+ * through X's integer sums, so their terms are bounded by |w| + 2 |scale * offset|. */
+static void offset_quants(omq_type t, int *q0, int *q1) {
+    switch (t) {
+    case OMQ_TYPE_Q4_0: *q0 = 2, *q1 = 18; break;
+    case OMQ_TYPE_Q5_0: *q0 = 2, *q1 = 22; break;
+    case OMQ_TYPE_Q3_K: *q0 = 0, *q1 = 96; break;  /* hmask, qs */
+    case OMQ_TYPE_Q6_K: *q0 = 0, *q1 = 192; break; /* ql, qh */
+    default: *q0 = *q1 = 0; break;
+    }
+}
+
 static void weight_magnitudes(omq_context *host, omq_type t, const uint8_t *w, const float *wv, float *mag,
                               int64_t rows, int64_t K) {
     const scale_fields f = fields(t);
     const int64_t n = rows * K;
-    if (f.min < 0) {
+    const size_t bb = omq_type_block_size(t) > 1 ? omq_type_block_bytes(t) : 0;
+    const int64_t nblocks = bb ? n / omq_type_block_size(t) : 0;
+    int q0, q1;
+    offset_quants(t, &q0, &q1);
+    if (f.min < 0 && q0 == q1) {
         for (int64_t i = 0; i < n; ++i) mag[i] = fabsf(wv[i]);
         return;
     }
-    const size_t bb = omq_type_block_bytes(t);
-    const int64_t nblocks = n / omq_type_block_size(t);
     uint8_t *tmp = malloc(nblocks * bb);
     float *part = malloc(sizeof(float) * n);
     assert_non_null(tmp);
     assert_non_null(part);
     memcpy(tmp, w, nblocks * bb);
+    if (f.min < 0) {
+        /* quants 0: every value is -scale * offset */
+        for (int64_t i = 0; i < nblocks; ++i) memset(tmp + i * bb + q0, 0, (size_t)(q1 - q0));
+        dequantize_host(host, t, tmp, part, rows, K);
+        for (int64_t i = 0; i < n; ++i) mag[i] = fabsf(wv[i]) + 2 * fabsf(part[i]);
+        free(tmp);
+        free(part);
+        return;
+    }
     for (int64_t i = 0; i < nblocks; ++i) memset(tmp + i * bb + f.min, 0, 2);
     dequantize_host(host, t, tmp, part, rows, K);
     for (int64_t i = 0; i < n; ++i) mag[i] = fabsf(part[i]);

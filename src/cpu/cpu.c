@@ -1,0 +1,41 @@
+/* Run-time choice of the host microkernels (compiled for the baseline ISA, host only: it runs
+ * before anything is known about the processor). */
+#include "cpu.h"
+
+#include <pthread.h>
+#include <stdlib.h>
+#include <string.h>
+
+static pthread_once_t isa_once = PTHREAD_ONCE_INIT;
+static int have_avx2;
+
+static void detect(void) {
+    const char *env = getenv("OMQ_HOST_ISA");
+    if (env && !strcmp(env, "portable")) return;
+#ifdef OMQ_CPU_X86
+    __builtin_cpu_init();
+    have_avx2 = __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma") &&
+                __builtin_cpu_supports("f16c");
+#endif
+}
+
+const char *omq_cpu_isa(void) {
+    pthread_once(&isa_once, detect);
+    return have_avx2 ? "x86-64 AVX2" : "portable";
+}
+
+omq_matmul_fn omq_cpu_mmvq(omq_type type) {
+    pthread_once(&isa_once, detect);
+    if (!have_avx2) return NULL;
+#ifdef OMQ_CPU_X86
+    switch (type) {
+#define OMQ_CPU_CASE(T, U)                                                                       \
+    case OMQ_TYPE_##U: return omq_x86_mmvq_##T;
+        OMQ_CPU_X86_TYPES(OMQ_CPU_CASE)
+#undef OMQ_CPU_CASE
+    default: break;
+    }
+#endif
+    (void)type;
+    return NULL;
+}
