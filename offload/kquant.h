@@ -1,35 +1,15 @@
-/* Pieces shared by the K-quant codecs: the 6-bit scale/min packing and the scale search of
- * Q4_K and Q5_K, and the 2-bit quant packing of Q2_K and Q3_K. */
+/* Pieces shared by the K-quant codecs: the 6-bit scale/min packing (reading it: kscales.h)
+ * and the scale search of Q4_K and Q5_K, and the 2-bit quant packing of Q2_K and Q3_K. */
 #ifndef OMQ_KQUANT_H
 #define OMQ_KQUANT_H
 
 #include <stdint.h>
 
 #include "blocks.h"
+#include "kscales.h"
 #include "search.h"
 
 #pragma omp declare target
-
-/* Scale and min j (0..7) of a Q4_K/Q5_K block, 6 bits each, out of 12 bytes. */
-static inline void omq_get_scale_min_k4(int j, OMQ_NOESCAPE const uint8_t *q, OMQ_NOESCAPE uint8_t *d, OMQ_NOESCAPE uint8_t *m) {
-    if (j < 4) {
-        *d = q[j] & 63;
-        *m = q[j + 4] & 63;
-    } else {
-        *d = (uint8_t)((q[j + 4] & 0xF) | ((q[j - 4] >> 6) << 4));
-        *m = (uint8_t)((q[j + 4] >> 4) | ((q[j - 0] >> 6) << 4));
-    }
-}
-
-/* All 8 groups' scales and minimums (the matrix products' form). */
-static inline void omq_scales_mins_k4(OMQ_NOESCAPE const uint8_t *scales, OMQ_NOESCAPE int *sc, OMQ_NOESCAPE int *mn) {
-    for (int g = 0; g < 8; ++g) {
-        uint8_t s, m;
-        omq_get_scale_min_k4(g, scales, &s, &m);
-        sc[g] = s;
-        mn[g] = m;
-    }
-}
 
 /* The inverse, for j = 0..7 in increasing order (later j OR into bytes earlier j wrote). */
 static inline void omq_put_scale_min_k4(int j, OMQ_NOESCAPE uint8_t *q, uint8_t ls, uint8_t lm) {

@@ -16,11 +16,6 @@ static inline void q3_K_set_scale(OMQ_NOESCAPE omq_block_q3_K *y, int j, int l) 
     y->scales[j % 4 + 8] |= (uint8_t)(l << (2 * (j / 4)));
 }
 
-static inline int q3_K_get_scale(OMQ_NOESCAPE const uint8_t *s, int j) {
-    const int lo = j < 8 ? s[j] & 0xF : s[j - 8] >> 4;
-    return (lo | (((s[8 + j % 4] >> (2 * (j / 4))) & 3) << 4)) - 32;
-}
-
 static inline void q3_K_quantize_block(OMQ_NOESCAPE const float *x, OMQ_NOESCAPE omq_block_q3_K *y, OMQ_NOESCAPE const float *qw,
                                        float sigma2_unused) {
     (void)sigma2_unused;
@@ -68,7 +63,7 @@ static inline void q3_K_quantize_block(OMQ_NOESCAPE const float *x, OMQ_NOESCAPE
     }
     const float d_all = omq_fp16_to_fp32(y->d);
     for (int j = 0; j < 16; ++j) {
-        const int8_t sc = (int8_t)q3_K_get_scale(y->scales, j);
+        const int8_t sc = (int8_t)omq_q3_K_scale(y->scales, j);
         const float d = d_all * sc;
         if (!d) continue;
         for (int ii = 0; ii < 16; ++ii) {
@@ -93,7 +88,7 @@ static inline void q3_K_quantize_block(OMQ_NOESCAPE const float *x, OMQ_NOESCAPE
 /* as Q2_K's layout; the high bit of value v is bit 4n + j of hmask[r] */
 static inline void q3_K_dequantize_group(OMQ_NOESCAPE const omq_block_q3_K *x, int g, OMQ_NOESCAPE float *y) {
     const int v = 8 * g, n = v >> 7, w = v & 127, j = w >> 5, r = w & 31;
-    const float dl = omq_fp16_to_fp32(x->d) * q3_K_get_scale(x->scales, 8 * n + 2 * j + (r >= 16));
+    const float dl = omq_fp16_to_fp32(x->d) * omq_q3_K_scale(x->scales, 8 * n + 2 * j + (r >= 16));
     const uint8_t m = (uint8_t)(1u << (4 * n + j));
     const uint8_t *q = x->qs + 32 * n + r, *hm = x->hmask + r;
     for (int i = 0; i < 8; ++i) y[i] = dl * (((q[i] >> (2 * j)) & 3) - ((hm[i] & m) ? 0 : 4));
@@ -108,7 +103,7 @@ static inline void q3_K_dequantize_block(OMQ_NOESCAPE const omq_block_q3_K *x, O
     for (int n = 0; n < OMQ_QK_K; n += 128) {
         for (int shift = 0; shift < 8; shift += 2) {
             for (int half = 0; half < 32; half += 16) {
-                const float dl = d_all * q3_K_get_scale(x->scales, is++);
+                const float dl = d_all * omq_q3_K_scale(x->scales, is++);
                 for (int l = 0; l < 16; ++l)
                     *y++ = dl * (((q[l + half] >> shift) & 3) - ((hm[l + half] & m) ? 0 : 4));
             }
@@ -127,7 +122,7 @@ static inline void q3_K_vec_dot_q8_1(const omq_block_q3_K *w, const omq_block_q8
         const int high = (w->hmask[v % 32] >> (v / 32)) & 1;
         q[v] = (int8_t)(low - 4 + 4 * high);
     }
-    for (int g = 0; g < 16; ++g) sc[g] = q3_K_get_scale(w->scales, g);
+    for (int g = 0; g < 16; ++g) sc[g] = omq_q3_K_scale(w->scales, g);
     omq_vdot_k16(q, sc, omq_fp16_to_fp32(w->d), x, xs, nc, acc);
 }
 
@@ -143,7 +138,7 @@ static inline void q3_K_vec_dot_q8_1_group(const omq_block_q3_K *w, int g, const
         const uint32_t high = (omq_ld32_a2(w->hmask + 4 * i) >> g) & 0x01010101u;
         q[i] = omq_sub_bytes(low | high << 2, 4);
     }
-    const int sc0 = q3_K_get_scale(w->scales, 2 * g), sc1 = q3_K_get_scale(w->scales, 2 * g + 1);
+    const int sc0 = omq_q3_K_scale(w->scales, 2 * g), sc1 = omq_q3_K_scale(w->scales, 2 * g + 1);
     const float d = omq_fp16_to_fp32(w->d);
     for (int c = 0; c < nc; ++c) {
         const omq_block_q8_1 *xc = x + c * xs;

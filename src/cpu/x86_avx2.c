@@ -15,6 +15,7 @@
 #include <immintrin.h>
 #include <stdint.h>
 
+#include "../../offload/kscales.h"
 #include "cpu.h"
 
 /* Q8_1 blocks of X per pass: their float scales and integer sums fit the stack of each thread
@@ -127,18 +128,6 @@ static inline void step_q8_0(const omq_block_q8_0 *w, const xpass *x, int64_t b,
 }
 ROW32(q8_0, omq_block_q8_0, dot)
 
-/* 8 scales and 8 mins of 6 bits (Q4_K, Q5_K) as float lanes */
-static inline void scales_mins_k4(const uint8_t *s, __m256 *sc, __m256 *mn) {
-    uint32_t u[3], a[2], m[2];
-    __builtin_memcpy(u, s, 12);
-    a[0] = u[0] & 0x3f3f3f3f;
-    a[1] = (u[2] & 0x0f0f0f0f) | (((u[0] >> 6) & 0x03030303) << 4);
-    m[0] = u[1] & 0x3f3f3f3f;
-    m[1] = ((u[2] >> 4) & 0x0f0f0f0f) | (((u[1] >> 6) & 0x03030303) << 4);
-    *sc = _mm256_cvtepi32_ps(_mm256_cvtepu8_epi32(_mm_loadl_epi64((const __m128i *)a)));
-    *mn = _mm256_cvtepi32_ps(_mm256_cvtepu8_epi32(_mm_loadl_epi64((const __m128i *)m)));
-}
-
 static inline __m256 sum4(const __m256 *a) {
     return _mm256_add_ps(_mm256_add_ps(a[0], a[1]), _mm256_add_ps(a[2], a[3]));
 }
@@ -147,16 +136,18 @@ static inline __m256 sum4(const __m256 *a) {
 static inline __m256 lane(__m256 v, int g) { return _mm256_permutevar8x32_ps(v, _mm256_set1_epi32(g)); }
 
 /* value d * sc[g] * q - dmin * mn[g] per group g of 32 (Q4_K, Q5_K): the groups' float
- * coefficients d * sc * d8 and the minimums' term, 8 groups per vector; then the 8 dot products */
-#define KQUANT_SCALES(w, b, x, acc_min)                                                          \
-    __m256 sc_, mn_;                                                                             \
-    scales_mins_k4((w)[b].scales, &sc_, &mn_);                                                   \
-    const __m256 d8_ = _mm256_loadu_ps((x)->d + 8 * (b));                                        \
-    const __m256 cf = _mm256_mul_ps(_mm256_mul_ps(_mm256_set1_ps(f16((w)[b].d)), sc_), d8_);      \
-    acc_min = _mm256_fmadd_ps(_mm256_mul_ps(_mm256_set1_ps(f16((w)[b].dmin)), mn_),              \
-                              _mm256_mul_ps(d8_, _mm256_cvtepi32_ps(_mm256_loadu_si256(         \
-                                                     (const __m256i *)((x)->s32 + 8 * (b))))),   \
-                              acc_min)
+ * coefficients d * sc * d8, 8 groups per vector; the minimums' term goes into *acc_min */
+static inline __m256 k4_coefficients(const uint8_t *scales, uint16_t d, uint16_t dmin, const xpass *x, int64_t b,
+                                     __m256 *acc_min) {
+    uint8_t sc[8], mn[8];
+    omq_scales_mins_k4_words(scales, sc, mn);
+    const __m256 d8 = _mm256_loadu_ps(x->d + 8 * b);
+    const __m256 xs = _mm256_cvtepi32_ps(_mm256_loadu_si256((const __m256i *)(x->s32 + 8 * b)));
+    const __m256 m = _mm256_cvtepi32_ps(_mm256_cvtepu8_epi32(_mm_loadl_epi64((const __m128i *)mn)));
+    *acc_min = _mm256_fmadd_ps(_mm256_mul_ps(_mm256_set1_ps(f16(dmin)), m), _mm256_mul_ps(d8, xs), *acc_min);
+    const __m256 s = _mm256_cvtepi32_ps(_mm256_cvtepu8_epi32(_mm_loadl_epi64((const __m128i *)sc)));
+    return _mm256_mul_ps(_mm256_mul_ps(_mm256_set1_ps(f16(d)), s), d8);
+}
 
 static float row_q4_K(const void *wv, const xpass *x, int64_t nb) {
     const omq_block_q4_K *w = wv;
@@ -164,7 +155,7 @@ static float row_q4_K(const void *wv, const xpass *x, int64_t nb) {
     __m256 accm = _mm256_setzero_ps();
     const __m256i m4 = _mm256_set1_epi8(0x0F);
     for (int64_t b = 0; b < nb; ++b) {
-        KQUANT_SCALES(w, b, x, accm);
+        const __m256 cf = k4_coefficients(w[b].scales, w[b].d, w[b].dmin, x, b, &accm);
         const omq_block_q8_1 *xq = x->q + 8 * b;
         for (int j = 0; j < 4; ++j) {
             const __m256i q = _mm256_loadu_si256((const __m256i *)(w[b].qs + 32 * j));
@@ -183,7 +174,7 @@ static float row_q5_K(const void *wv, const xpass *x, int64_t nb) {
     __m256 accm = _mm256_setzero_ps();
     const __m256i m4 = _mm256_set1_epi8(0x0F), b16 = _mm256_set1_epi8(0x10);
     for (int64_t b = 0; b < nb; ++b) {
-        KQUANT_SCALES(w, b, x, accm);
+        const __m256 cf = k4_coefficients(w[b].scales, w[b].d, w[b].dmin, x, b, &accm);
         const omq_block_q8_1 *xq = x->q + 8 * b;
         __m256i qh = _mm256_loadu_si256((const __m256i *)w[b].qh);
         for (int j = 0; j < 4; ++j) {
@@ -287,15 +278,9 @@ static float row_q3_K(const void *wv, const xpass *x, int64_t nb) {
     __m256 acco = _mm256_setzero_ps();
     const __m256i m2 = _mm256_set1_epi8(3), b4 = _mm256_set1_epi8(4);
     for (int64_t b = 0; b < nb; ++b) {
-        uint32_t a[4], t;
-        __builtin_memcpy(a, w[b].scales, 12);
-        t = a[2];
-        a[2] = ((a[0] >> 4) & 0x0f0f0f0f) | (((t >> 4) & 0x03030303) << 4);
-        a[3] = ((a[1] >> 4) & 0x0f0f0f0f) | (((t >> 6) & 0x03030303) << 4);
-        a[0] = (a[0] & 0x0f0f0f0f) | (((t >> 0) & 0x03030303) << 4);
-        a[1] = (a[1] & 0x0f0f0f0f) | (((t >> 2) & 0x03030303) << 4);
-        const __m128i s8 = _mm_loadu_si128((const __m128i *)a);
-        const __m256i sc = _mm256_sub_epi16(_mm256_cvtepu8_epi16(s8), _mm256_set1_epi16(32));
+        uint8_t s8[16];
+        omq_q3_K_scales_words(w[b].scales, s8);
+        const __m256i sc = _mm256_sub_epi16(_mm256_cvtepu8_epi16(_mm_loadu_si128((const __m128i *)s8)), _mm256_set1_epi16(32));
         const __m256 cf = _mm256_mul_ps(_mm256_set1_ps(f16(w[b].d)), _mm256_loadu_ps(x->d + 8 * b));
         const __m256i so = _mm256_madd_epi16(sc, _mm256_loadu_si256((const __m256i *)(x->s16 + 16 * b)));
         acco = _mm256_fmadd_ps(cf, _mm256_cvtepi32_ps(so), acco);
