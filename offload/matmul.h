@@ -42,12 +42,17 @@ _Static_assert(1 << OMQ_MM_LSH == OMQ_MM_LANES, "OMQ_MM_LSH");
  * every block size (1, 32, 256), so steps hold whole blocks. */
 #define OMQ_MM_KC 256
 #define OMQ_MM_KQ (OMQ_MM_KC / OMQ_QK) /* Q8_1 blocks per step and column */
-/* mmq target tile: TR rows x TC columns; each of the TR * TC / CG lanes keeps CG columns of
- * one row, so it unpacks a weight block once for CG columns. */
-#define OMQ_MMQ_TR 32
-#define OMQ_MMQ_TC 32
-#define OMQ_MMQ_CG 8
-#define OMQ_MMQ_LANES (OMQ_MMQ_TR * OMQ_MMQ_TC / OMQ_MMQ_CG)
+/* mmq target tile: TR rows x TC columns of Y, GS 32-value groups of K per step, staged in
+ * team memory as int8 quants (rows RS bytes apart: the 16 extra bytes put the 8 rows and 4
+ * words a warp's matrix-fragment loads touch on 32 different banks) with float coefficients.
+ * LANES lanes, each keeping TR * TC / LANES outputs. */
+#define OMQ_MMQ_TR 64
+#define OMQ_MMQ_TC 64
+#define OMQ_MMQ_GS 4
+#define OMQ_MMQ_RS (32 * OMQ_MMQ_GS + 16)
+#define OMQ_MMQ_LANES 128
+#define OMQ_MMQ_OPL (OMQ_MMQ_TR * OMQ_MMQ_TC / OMQ_MMQ_LANES)
+_Static_assert(OMQ_MMQ_TR == OMQ_MMQ_TC && OMQ_MMQ_OPL == 32, "the mma form's warp tiles (32 x 32) and prefetch");
 /* gemm target tile: TR rows x TC columns, one output per lane; W and X tiles of KC values
  * as float32 (2 x 16 KiB of team memory). */
 #define OMQ_GEMM_TR 16
@@ -61,6 +66,11 @@ _Static_assert(1 << OMQ_MM_LSH == OMQ_MM_LANES, "OMQ_MM_LSH");
 #define OMQ_GEMM_HGC 16
 
 #define OMQ_MM_MIN(a, b) ((a) < (b) ? (a) : (b))
+#if defined(__clang__)
+#define OMQ_UNROLL _Pragma("unroll")
+#else
+#define OMQ_UNROLL
+#endif
 
 #pragma omp declare target
 
@@ -589,20 +599,345 @@ static inline float omq_mm_row_sum(float v, int lpr) {
     }
 
 /* ------------------------------------------------------------------ mmq
- * Target form: a team per TR x TC tile of Y (row tiles fastest, so neighbouring teams share
- * an X tile in cache). Per step of KC values the team copies the tile's weight blocks and
- * Q8_1 blocks into team memory (one block per lane iteration: neighbouring lanes copy
- * neighbouring blocks), then lane (r, g) adds row r times columns g*CG.. of the step into
- * its sums and those into the team's acc[]. Host form: a thread per HTR x HTC tile, block
- * by block, so a weight block is unpacked once for HTC columns and the HTC Q8_1 blocks of a
- * step stay in L1 for the HTR rows. */
-#define OMQ_DEFINE_MMQ(T, BLOCK, BS)                                                            \
+ * A 32-value group of a weight block, as the tiled kernels take it: its quants as 8 words of
+ * int8 (offsets applied) and value = d * sc[h] * q - dmin * mn[h] for the half h (values
+ * 16h..16h+15) a quant is in. Every quantized codec provides
+ *     T_group_words(const BLOCK *w, int g, uint32_t *q, omq_group_coef *cf)
+ * for g < BS / 32, and names its form in OMQ_DEFINE_MATMUL: OMQ_GF_HALVES if sc (or mn)
+ * differs between the halves, OMQ_GF_MIN if dmin * mn is ever nonzero. */
+#define OMQ_GF_SYM 0
+#define OMQ_GF_HALVES 1
+#define OMQ_GF_MIN 2
+
+#pragma omp declare target
+typedef struct {
+    float d, dmin;
+    int sc[2], mn[2];
+} omq_group_coef;
+
+static inline omq_group_coef omq_coef_sym(float d) { return (omq_group_coef){d, 0.0f, {1, 1}, {0, 0}}; }
+
+/* a legacy format's value q * d + m: dmin = -m (the negation is exact) */
+static inline omq_group_coef omq_coef_min(float d, float m) { return (omq_group_coef){d, -m, {1, 1}, {1, 1}}; }
+
+/* The staged step of an mmq tile (team memory): W's quants w[r * RS + 32 j ..] with, per
+ * row and half h of group j, a = d * sc and b = dmin * mn at [(2 j + h) * TR + r] (a half's
+ * coefficients are the group's where the form has no halves); X's quants likewise, its d8
+ * at xd[j * TC + c] and d8 * (sum of the half's quants) at xt[(2 j + h) * TC + c] (the
+ * whole group's sum in h = 0 where the form has no halves). Rows, columns and groups beyond
+ * the matrices are zeros. */
+typedef struct {
+    _Alignas(16) int8_t w[OMQ_MMQ_TR * OMQ_MMQ_RS];
+    _Alignas(16) int8_t x[OMQ_MMQ_TC * OMQ_MMQ_RS];
+    float wa[2 * OMQ_MMQ_GS * OMQ_MMQ_TR], wb[2 * OMQ_MMQ_GS * OMQ_MMQ_TR];
+    float xd[OMQ_MMQ_GS * OMQ_MMQ_TC], xt[2 * OMQ_MMQ_GS * OMQ_MMQ_TC];
+} omq_mmq_stage;
+
+static inline void omq_mmq_put_words(int8_t *dst, const uint32_t *q) {
+    uint32_t *d = (uint32_t *)__builtin_assume_aligned(dst, 16);
+    for (int i = 0; i < 8; ++i) d[i] = q[i];
+}
+
+/* unit j of X's step (column c, group g0 + j): the Q8_1 block's quants, d8 and half sums */
+static inline void omq_mmq_stage_x(OMQ_NOESCAPE omq_mmq_stage *st, const omq_block_q8_1 *X, int64_t nbx,
+                                   int64_t c0, int tc, int64_t g0, int64_t ng, int form, int v) {
+    const int c = v / OMQ_MMQ_GS, j = v % OMQ_MMQ_GS;
+    uint32_t q[8] = {0, 0, 0, 0, 0, 0, 0, 0};
+    float d8 = 0.0f;
+    int t0 = 0, t1 = 0;
+    if (c < tc && g0 + j < ng) {
+        const omq_block_q8_1 *xb = X + (c0 + c) * nbx + g0 + j;
+        for (int i = 0; i < 8; ++i) q[i] = omq_ld32_a4(xb->qs + 4 * i);
+        for (int i = 0; i < 4; ++i) {
+            t0 = omq_dp4a(0x01010101u, q[i], t0);
+            t1 = omq_dp4a(0x01010101u, q[i + 4], t1);
+        }
+        d8 = omq_fp16_to_fp32(xb->d);
+    }
+    omq_mmq_put_words(st->x + c * OMQ_MMQ_RS + 32 * j, q);
+    st->xd[j * OMQ_MMQ_TC + c] = d8;
+    if (form & OMQ_GF_HALVES) {
+        st->xt[2 * j * OMQ_MMQ_TC + c] = d8 * (float)t0;
+        st->xt[(2 * j + 1) * OMQ_MMQ_TC + c] = d8 * (float)t1;
+    } else {
+        st->xt[2 * j * OMQ_MMQ_TC + c] = d8 * (float)(t0 + t1);
+    }
+}
+
+/* one group's contribution to an output: s0, s1 the integer dot products of its halves
+ * (s0 the whole group's where the form has no halves); a0.., b0.. row (W) coefficients,
+ * d8, t0, t1 the column's. Both forms of the step below add exactly this. */
+static inline float omq_mmq_term(int form, int s0, int s1, float a0, float a1, float b0, float b1,
+                                 float d8, float t0, float t1) {
+    float v = form & OMQ_GF_HALVES ? d8 * (a0 * (float)s0 + a1 * (float)s1) : d8 * (a0 * (float)s0);
+    if (form & OMQ_GF_MIN) v -= form & OMQ_GF_HALVES ? b0 * t0 + b1 * t1 : b0 * t0;
+    return v;
+}
+
+/* The step's products (portable form): lane l keeps row l % TR, columns (l / TR) * OPL ..,
+ * its sums in the team's acc[] (a host fallback's thread runs many lanes). */
+static inline void omq_mmq_step(const omq_mmq_stage *st, float *acc, int form, int th, int nth) {
+    for (int l = th; l < OMQ_MMQ_LANES; l += nth) {
+        const int r = l % OMQ_MMQ_TR, cb = (l / OMQ_MMQ_TR) * OMQ_MMQ_OPL;
+        for (int c = cb; c < cb + OMQ_MMQ_OPL; ++c) {
+            float s = acc[r * OMQ_MMQ_TC + c];
+            for (int j = 0; j < OMQ_MMQ_GS; ++j) {
+                const int8_t *wq = st->w + r * OMQ_MMQ_RS + 32 * j, *xq = st->x + c * OMQ_MMQ_RS + 32 * j;
+                const int h0 = 2 * j * OMQ_MMQ_TR + r, h1 = h0 + OMQ_MMQ_TR;
+                const int c1 = 2 * j * OMQ_MMQ_TC + c;
+                const int s0 = form & OMQ_GF_HALVES ? omq_idot16(wq, xq) : omq_idot32(wq, xq);
+                const int s1 = form & OMQ_GF_HALVES ? omq_idot16(wq + 16, xq + 16) : 0;
+                s += omq_mmq_term(form, s0, s1, st->wa[h0], st->wa[h1], st->wb[h0], st->wb[h1],
+                                  st->xd[j * OMQ_MMQ_TC + c], st->xt[c1], st->xt[c1 + OMQ_MMQ_TC]);
+            }
+            acc[r * OMQ_MMQ_TC + c] = s;
+        }
+    }
+}
+
+/* the tile's outputs from the sums, into Y (column-major, `rows` apart) */
+static inline void omq_mmq_store(const float *acc, float *Y, int64_t rows, int64_t r0, int tr, int64_t c0,
+                                 int tc, int th, int nth) {
+    for (int o = th; o < OMQ_MMQ_TR * OMQ_MMQ_TC; o += nth) {
+        const int r = o % OMQ_MMQ_TR, c = o / OMQ_MMQ_TR;
+        if (r < tr && c < tc) Y[(c0 + c) * rows + r0 + r] = acc[r * OMQ_MMQ_TC + c];
+    }
+}
+
+/* Device form for NVIDIA (sm_80 on): integer matrix instructions. A team's 4 warps each take
+ * 32 rows x 32 columns of the tile (2 x 4 fragments of 16 x 8), their sums in the lane's
+ * registers (lacc: OPL floats) instead of acc[]. Per group, one mma.m16n8k32 per fragment
+ * gives the 32-value integer dot products (two m16n8k16, one per half, for OMQ_GF_HALVES),
+ * the same integers the portable form adds, then the same omq_mmq_term. Fragment layouts:
+ * PTX ISA, "Matrix Fragments for mma.m16n8k32" (lane = 4 group + tq; A: rows group and
+ * group + 8, bytes 4 tq.. and 16 + 4 tq..; B: column group, the same bytes; C: rows group,
+ * group + 8, columns 2 tq, 2 tq + 1). Needs a thread per lane; otherwise the portable form. */
+static inline void omq_mma_k32(const uint32_t *a, const uint32_t *b, OMQ_NOESCAPE int *c) {
+#if defined(__NVPTX__) && __CUDA_ARCH__ >= 800
+    __asm__("mma.sync.aligned.m16n8k32.row.col.s32.s8.s8.s32 {%0, %1, %2, %3}, {%4, %5, %6, %7}, "
+            "{%8, %9}, {%0, %1, %2, %3};"
+            : "+r"(c[0]), "+r"(c[1]), "+r"(c[2]), "+r"(c[3])
+            : "r"(a[0]), "r"(a[1]), "r"(a[2]), "r"(a[3]), "r"(b[0]), "r"(b[1]));
+#else
+    (void)a, (void)b, (void)c;
+#endif
+}
+
+static inline void omq_mma_k16(uint32_t a0, uint32_t a1, uint32_t b, OMQ_NOESCAPE int *c) {
+#if defined(__NVPTX__) && __CUDA_ARCH__ >= 800
+    __asm__("mma.sync.aligned.m16n8k16.row.col.s32.s8.s8.s32 {%0, %1, %2, %3}, {%4, %5}, {%6}, "
+            "{%0, %1, %2, %3};"
+            : "+r"(c[0]), "+r"(c[1]), "+r"(c[2]), "+r"(c[3])
+            : "r"(a0), "r"(a1), "r"(b));
+#else
+    (void)a0, (void)a1, (void)b, (void)c;
+#endif
+}
+
+/* a hint to bring the line holding p into L1: the next step's blocks arrive while this
+ * step's products run (a team's staging otherwise waits for L2 at every step) */
+static inline void omq_prefetch_l1(const void *p) {
+#if defined(__NVPTX__)
+    __asm__ volatile("prefetch.L1 [%0];" ::"l"(p));
+#else
+    (void)p;
+#endif
+}
+
+static inline int omq_mmq_mma_ok(int nth) {
+#if defined(__NVPTX__) && __CUDA_ARCH__ >= 800
+    return nth == OMQ_MMQ_LANES;
+#else
+    (void)nth;
+    return 0;
+#endif
+}
+
+static inline void omq_mmq_step_mma(const omq_mmq_stage *st, OMQ_NOESCAPE float *lacc, int form, int th) {
+    const int gid = (th & 31) >> 2, tq = th & 3;
+    const int wr = ((th >> 5) & 1) * 32, wc = (th >> 6) * 32;
+    for (int j = 0; j < OMQ_MMQ_GS; ++j) {
+        uint32_t a[2][4];
+        float ra[2][2][2], rb[2][2][2];
+        for (int mt = 0; mt < 2; ++mt)
+            for (int hr = 0; hr < 2; ++hr) {
+                const int r = wr + 16 * mt + gid + 8 * hr;
+                const int8_t *wq = st->w + r * OMQ_MMQ_RS + 32 * j + 4 * tq;
+                a[mt][hr] = omq_ld32_a4(wq);
+                a[mt][hr + 2] = omq_ld32_a4(wq + 16);
+                for (int h = 0; h < 2; ++h) {
+                    ra[mt][hr][h] = st->wa[(2 * j + h) * OMQ_MMQ_TR + r];
+                    rb[mt][hr][h] = st->wb[(2 * j + h) * OMQ_MMQ_TR + r];
+                }
+            }
+OMQ_UNROLL
+        for (int nt = 0; nt < 4; ++nt) {
+            const int8_t *xq = st->x + (wc + 8 * nt + gid) * OMQ_MMQ_RS + 32 * j + 4 * tq;
+            const uint32_t b[2] = {omq_ld32_a4(xq), omq_ld32_a4(xq + 16)};
+            float cd[2], ct[2][2];
+            for (int cc = 0; cc < 2; ++cc) {
+                const int c = wc + 8 * nt + 2 * tq + cc;
+                cd[cc] = st->xd[j * OMQ_MMQ_TC + c];
+                for (int h = 0; h < 2; ++h) ct[cc][h] = st->xt[(2 * j + h) * OMQ_MMQ_TC + c];
+            }
+OMQ_UNROLL
+            for (int mt = 0; mt < 2; ++mt) {
+                int s0[4] = {0, 0, 0, 0}, s1[4] = {0, 0, 0, 0};
+                if (form & OMQ_GF_HALVES) {
+                    omq_mma_k16(a[mt][0], a[mt][1], b[0], s0);
+                    omq_mma_k16(a[mt][2], a[mt][3], b[1], s1);
+                } else {
+                    omq_mma_k32(a[mt], b, s0);
+                }
+                for (int i = 0; i < 4; ++i) {
+                    const int hr = i >> 1, cc = i & 1;
+                    lacc[(mt * 4 + nt) * 4 + i] +=
+                        omq_mmq_term(form, s0[i], s1[i], ra[mt][hr][0], ra[mt][hr][1], rb[mt][hr][0],
+                                     rb[mt][hr][1], cd[cc], ct[cc][0], ct[cc][1]);
+                }
+            }
+        }
+    }
+}
+
+static inline void omq_mmq_store_mma(OMQ_NOESCAPE const float *lacc, float *Y, int64_t rows, int64_t r0,
+                                     int tr, int64_t c0, int tc, int th) {
+    const int gid = (th & 31) >> 2, tq = th & 3;
+    const int wr = ((th >> 5) & 1) * 32, wc = (th >> 6) * 32;
+OMQ_UNROLL
+    for (int mt = 0; mt < 2; ++mt)
+OMQ_UNROLL
+        for (int nt = 0; nt < 4; ++nt)
+OMQ_UNROLL
+            for (int i = 0; i < 4; ++i) {
+                const int r = wr + 16 * mt + gid + 8 * (i >> 1), c = wc + 8 * nt + 2 * tq + (i & 1);
+                if (r < tr && c < tc) Y[(c0 + c) * rows + r0 + r] = lacc[(mt * 4 + nt) * 4 + i];
+            }
+}
+#pragma omp end declare target
+
+/* Target form: a team per TR x TC tile of Y (row tiles fastest, so neighbouring teams share
+ * an X tile in cache). Per step of GS groups the team stages W's groups (T_group_words:
+ * neighbouring lanes take neighbouring groups of a row) and X's Q8_1 blocks, then adds the
+ * step's products (omq_mmq_step_any: a device form per GPU). Host form: a thread per
+ * HTR x HTC tile, block by block, so a weight block is unpacked once for HTC columns and the
+ * HTC Q8_1 blocks of a step stay in L1 for the HTR rows. */
+#define OMQ_DEFINE_MMQ(T, BLOCK, BS, FORM)                                                      \
+    _Pragma("omp declare target")                                                               \
+    static inline void omq_mmq_stage_##T(OMQ_NOESCAPE omq_mmq_stage *st, const BLOCK *W,        \
+                                         const omq_block_q8_1 *X, int64_t nb, int64_t nbx,      \
+                                         int64_t r0, int tr, int64_t c0, int tc, int64_t g0,    \
+                                         int th, int nth) {                                     \
+        for (int u = th; u < OMQ_MMQ_TR * OMQ_MMQ_GS; u += nth) {                               \
+            const int r = u / OMQ_MMQ_GS, j = u % OMQ_MMQ_GS;                                   \
+            const int64_t g = g0 + j;                                                           \
+            uint32_t q[8] = {0, 0, 0, 0, 0, 0, 0, 0};                                           \
+            omq_group_coef cf = {0.0f, 0.0f, {0, 0}, {0, 0}};                                   \
+            if (r < tr && g < nbx)                                                              \
+                T##_group_words(W + (r0 + r) * nb + g / ((BS) / OMQ_QK),                        \
+                                (int)(g % ((BS) / OMQ_QK)), q, &cf);                            \
+            omq_mmq_put_words(st->w + r * OMQ_MMQ_RS + 32 * j, q);                              \
+            for (int h = 0; h < 2; ++h) {                                                       \
+                st->wa[(2 * j + h) * OMQ_MMQ_TR + r] = cf.d * (float)cf.sc[h];                  \
+                st->wb[(2 * j + h) * OMQ_MMQ_TR + r] = cf.dmin * (float)cf.mn[h];               \
+            }                                                                                   \
+        }                                                                                       \
+        for (int v = th; v < OMQ_MMQ_TC * OMQ_MMQ_GS; v += nth)                                 \
+            omq_mmq_stage_x(st, X, nbx, c0, tc, g0, nbx, (FORM), v);                            \
+    }                                                                                           \
+    /* one tile, sums in the team's acc[] */                                                    \
+    static inline __attribute__((always_inline)) void omq_mmq_tile_##T(omq_mmq_stage *st, float *acc, const BLOCK *W,          \
+                                        const omq_block_q8_1 *X, float *Y, int64_t rows,        \
+                                        int64_t nb, int64_t nbx, int64_t r0, int tr,            \
+                                        int64_t c0, int tc, int th, int nth) {                  \
+        for (int o = th; o < OMQ_MMQ_TR * OMQ_MMQ_TC; o += nth) acc[o] = 0;                     \
+        for (int64_t g0 = 0; g0 < nbx; g0 += OMQ_MMQ_GS) {                                      \
+            OMQ_MM_BARRIER; /* the previous step is done with st */                             \
+            omq_mmq_stage_##T(st, W, X, nb, nbx, r0, tr, c0, tc, g0, th, nth);                  \
+            OMQ_MM_BARRIER;                                                                     \
+            omq_mmq_step(st, acc, (FORM), th, nth);                                             \
+        }                                                                                       \
+        OMQ_MM_BARRIER;                                                                         \
+        omq_mmq_store(acc, Y, rows, r0, tr, c0, tc, th, nth);                                   \
+        OMQ_MM_BARRIER; /* acc is zeroed next */                                                \
+    }                                                                                           \
+    /* The device form's fallback (never expected: a GPU gives a team its thread_limit), each  \
+     * output straight from W and X with no team memory: the portable tile's registers would   \
+     * count in the kernel's and cost it occupancy. */                                          \
+    static __attribute__((unused, noinline)) void omq_mmq_tile_apart_##T(                      \
+        const BLOCK *W, const omq_block_q8_1 *X, float *Y, int64_t rows, int64_t nb,            \
+        int64_t nbx, int64_t r0, int tr, int64_t c0, int tc, int th, int nth) {                 \
+        for (int o = th; o < tr * tc; o += nth) {                                               \
+            const int r = o % tr, c = o / tr;                                                   \
+            float s = 0.0f;                                                                     \
+            for (int64_t g = 0; g < nbx; ++g) {                                                 \
+                uint32_t q[8];                                                                  \
+                omq_group_coef cf;                                                              \
+                T##_group_words(W + (r0 + r) * nb + g / ((BS) / OMQ_QK),                        \
+                                (int)(g % ((BS) / OMQ_QK)), q, &cf);                            \
+                const omq_block_q8_1 *xb = X + (c0 + c) * nbx + g;                              \
+                int s0 = 0, s1 = 0, t0 = 0, t1 = 0;                                             \
+                for (int i = 0; i < 4; ++i) {                                                   \
+                    const uint32_t x0 = omq_ld32_a4(xb->qs + 4 * i), x1 = omq_ld32_a4(xb->qs + 16 + 4 * i); \
+                    s0 = omq_dp4a(q[i], x0, s0);                                                \
+                    s1 = omq_dp4a(q[i + 4], x1, s1);                                            \
+                    t0 = omq_dp4a(0x01010101u, x0, t0);                                         \
+                    t1 = omq_dp4a(0x01010101u, x1, t1);                                         \
+                }                                                                               \
+                const float d8 = omq_fp16_to_fp32(xb->d);                                       \
+                if ((FORM) & OMQ_GF_HALVES)                                                     \
+                    s += omq_mmq_term((FORM), s0, s1, cf.d * (float)cf.sc[0], cf.d * (float)cf.sc[1], \
+                                      cf.dmin * (float)cf.mn[0], cf.dmin * (float)cf.mn[1], d8,  \
+                                      d8 * (float)t0, d8 * (float)t1);                          \
+                else                                                                            \
+                    s += omq_mmq_term((FORM), s0 + s1, 0, cf.d * (float)cf.sc[0], 0.0f,         \
+                                      cf.dmin * (float)cf.mn[0], 0.0f, d8,                      \
+                                      d8 * (float)(t0 + t1), 0.0f);                             \
+            }                                                                                   \
+            Y[(c0 + c) * rows + r0 + r] = s;                                                    \
+        }                                                                                       \
+    }                                                                                           \
+    /* device form: the same tile with the sums in the lane's registers (NVIDIA, a thread per   \
+     * lane; the check is uniform over the team, so every thread meets the same barriers) */    \
+    OMQ_DEVICE_FORM __attribute__((always_inline)) void omq_mmq_tile_mma_##T(omq_mmq_stage *st, float *acc, const BLOCK *W,    \
+                                              const omq_block_q8_1 *X, float *Y, int64_t rows,  \
+                                              int64_t nb, int64_t nbx, int64_t r0, int tr,      \
+                                              int64_t c0, int tc, int th, int nth) {            \
+        (void)acc;                                                                              \
+        if (!omq_mmq_mma_ok(nth)) {                                                             \
+            omq_mmq_tile_apart_##T(W, X, Y, rows, nb, nbx, r0, tr, c0, tc, th, nth);            \
+            return;                                                                             \
+        }                                                                                       \
+        float lacc[OMQ_MMQ_OPL];                                                                \
+        for (int o = 0; o < OMQ_MMQ_OPL; ++o) lacc[o] = 0;                                      \
+        for (int64_t g0 = 0; g0 < nbx; g0 += OMQ_MMQ_GS) {                                      \
+            OMQ_MM_BARRIER;                                                                     \
+            omq_mmq_stage_##T(st, W, X, nb, nbx, r0, tr, c0, tc, g0, th, nth);                  \
+            OMQ_MM_BARRIER;                                                                     \
+            for (int u = th; u < OMQ_MMQ_TR * OMQ_MMQ_GS; u += nth) {                           \
+                const int64_t g = g0 + OMQ_MMQ_GS + u % OMQ_MMQ_GS;                             \
+                const int r = u / OMQ_MMQ_GS;                                                   \
+                if (g < nbx && r < tr) omq_prefetch_l1(W + (r0 + r) * nb + g / ((BS) / OMQ_QK)); \
+                if (g < nbx && r < tc) omq_prefetch_l1(X + (c0 + r) * nbx + g);                 \
+            }                                                                                   \
+            omq_mmq_step_mma(st, lacc, (FORM), th);                                             \
+        }                                                                                       \
+        omq_mmq_store_mma(lacc, Y, rows, r0, tr, c0, tc, th);                                   \
+    }                                                                                           \
+    OMQ_PRAGMA(omp declare variant(omq_mmq_tile_mma_##T) match(device = {arch(nvptx64)}))      \
+    static inline void omq_mmq_tile_any_##T(omq_mmq_stage *st, float *acc, const BLOCK *W,      \
+                                            const omq_block_q8_1 *X, float *Y, int64_t rows,    \
+                                            int64_t nb, int64_t nbx, int64_t r0, int tr,        \
+                                            int64_t c0, int tc, int th, int nth) {              \
+        omq_mmq_tile_##T(st, acc, W, X, Y, rows, nb, nbx, r0, tr, c0, tc, th, nth);             \
+    }                                                                                           \
+    _Pragma("omp end declare target")                                                           \
     void omq_mmq_##T(const omq_exec *ex, const void *w, int64_t rows, int64_t K,               \
                      const void *x, int64_t n, float *Y) {                                      \
         const BLOCK *W = (const BLOCK *)w;                                                      \
         const omq_block_q8_1 *X = (const omq_block_q8_1 *)x;                                    \
         const int64_t nb = K / (BS), nbx = K / OMQ_QK;                                          \
-        enum { XPB = (BS) / OMQ_QK, KB = OMQ_MM_KC / (BS) };                                    \
+        enum { XPB = (BS) / OMQ_QK };                                                           \
         if (ex->kind == OMQ_EXEC_HOST) {                                                        \
             const int64_t nrt = (rows + OMQ_MMQ_HTR - 1) / OMQ_MMQ_HTR;                         \
             const int64_t nct = (n + OMQ_MMQ_HTC - 1) / OMQ_MMQ_HTC;                            \
@@ -625,59 +960,20 @@ static inline float omq_mm_row_sum(float v, int lpr) {
         }                                                                                       \
         const int64_t nrt = (rows + OMQ_MMQ_TR - 1) / OMQ_MMQ_TR;                               \
         const int64_t nct = (n + OMQ_MMQ_TC - 1) / OMQ_MMQ_TC, ntiles = nrt * nct;              \
-        const int dev = ex->device, nteams = omq_teams_for_tiles(dev, ntiles);                      \
+        const int dev = ex->device, nteams = omq_teams_for_tiles(dev, ntiles);                  \
         OMQ_PRAGMA(omp target teams num_teams(nteams) thread_limit(OMQ_MMQ_LANES) device(dev)   \
-                   is_device_ptr(W, X, Y))                                         \
+                   is_device_ptr(W, X, Y))                                                      \
         {                                                                                       \
-            BLOCK ws[OMQ_MMQ_TR * KB];                                                          \
-            _Alignas(16) omq_block_q8_1 xs[OMQ_MMQ_TC * OMQ_MM_KQ]; /* 4-aligned words */        \
+            omq_mmq_stage st;                                                                   \
             float acc[OMQ_MMQ_TR * OMQ_MMQ_TC];                                                 \
             _Pragma("omp parallel")                                                             \
             {                                                                                   \
                 OMQ_MM_THREAD;                                                                  \
                 for (int64_t t = omp_get_team_num(); t < ntiles; t += omp_get_num_teams()) {    \
                     const int64_t r0 = (t % nrt) * OMQ_MMQ_TR, c0 = (t / nrt) * OMQ_MMQ_TC;     \
-                    const int tr = (int)OMQ_MM_MIN(rows - r0, OMQ_MMQ_TR);                      \
-                    const int tc = (int)OMQ_MM_MIN(n - c0, OMQ_MMQ_TC);                         \
-                    for (int o = th_; o < OMQ_MMQ_TR * OMQ_MMQ_TC; o += nth_) acc[o] = 0;       \
-                    for (int64_t b0 = 0; b0 < nb; b0 += KB) {                                   \
-                        const int kb = (int)OMQ_MM_MIN(nb - b0, KB);                            \
-                        OMQ_MM_BARRIER; /* the previous step is done with ws, xs */             \
-                        for (int u = th_; u < OMQ_MMQ_TR * KB + OMQ_MMQ_TC * OMQ_MM_KQ;         \
-                             u += nth_) {                                                       \
-                            if (u < OMQ_MMQ_TR * KB) {                                          \
-                                const int r = u / KB, b = u % KB;                               \
-                                if (r < tr && b < kb) ws[u] = W[(r0 + r) * nb + b0 + b];        \
-                            } else {                                                            \
-                                const int v = u - OMQ_MMQ_TR * KB;                              \
-                                const int c = v / OMQ_MM_KQ, g = v % OMQ_MM_KQ;                 \
-                                if (c < tc && g < kb * XPB)                                     \
-                                    xs[v] = X[(c0 + c) * nbx + b0 * XPB + g];                   \
-                            }                                                                   \
-                        }                                                                       \
-                        OMQ_MM_BARRIER;                                                         \
-                        for (int l = th_; l < OMQ_MMQ_LANES; l += nth_) {                       \
-                            const int r = l / (OMQ_MMQ_TC / OMQ_MMQ_CG);                        \
-                            const int cg = (l % (OMQ_MMQ_TC / OMQ_MMQ_CG)) * OMQ_MMQ_CG;        \
-                            const int ncl = OMQ_MM_MIN(tc - cg, OMQ_MMQ_CG);                    \
-                            if (r < tr && ncl > 0) {                                            \
-                                float a[OMQ_MMQ_CG] = {0, 0, 0, 0, 0, 0, 0, 0};                 \
-                                for (int b = 0; b < kb; ++b)                                    \
-                                    T##_vec_dot_q8_1(&ws[r * KB + b],                           \
-                                                     &xs[cg * OMQ_MM_KQ + b * XPB], OMQ_MM_KQ,  \
-                                                     ncl, a);                                   \
-                                for (int c = 0; c < ncl; ++c)                                   \
-                                    acc[r * OMQ_MMQ_TC + cg + c] += a[c];                       \
-                            }                                                                   \
-                        }                                                                       \
-                    }                                                                           \
-                    OMQ_MM_BARRIER;                                                             \
-                    for (int o = th_; o < OMQ_MMQ_TR * OMQ_MMQ_TC; o += nth_) {                 \
-                        const int r = o % OMQ_MMQ_TR, c = o / OMQ_MMQ_TR;                       \
-                        if (r < tr && c < tc)                                                   \
-                            Y[(c0 + c) * rows + r0 + r] = acc[r * OMQ_MMQ_TC + c];              \
-                    }                                                                           \
-                    OMQ_MM_BARRIER; /* acc is zeroed next */                                    \
+                    omq_mmq_tile_any_##T(&st, acc, W, X, Y, rows, nb, nbx, r0,                  \
+                                         (int)OMQ_MM_MIN(rows - r0, OMQ_MMQ_TR), c0,            \
+                                         (int)OMQ_MM_MIN(n - c0, OMQ_MMQ_TC), th_, nth_);       \
                 }                                                                               \
             }                                                                                   \
         }                                                                                       \
@@ -781,14 +1077,15 @@ static inline float omq_mm_row_sum(float v, int lpr) {
     OMQ_DEFINE_DMMV(T, BLOCK, BS)                                                               \
     OMQ_DEFINE_GEMM(T, BLOCK, BS)
 
-#define OMQ_DEFINE_MATMUL_(T, BLOCK, BS, UPB, ACC)                                           \
+#define OMQ_DEFINE_MATMUL_(T, BLOCK, BS, FORM, UPB, ACC)                                        \
     OMQ_DEFINE_MATMUL_FLOAT(T, BLOCK, BS)                                                       \
     OMQ_DEFINE_MMVQ(T, BLOCK, BS, UPB, ACC)                                                     \
-    OMQ_DEFINE_MMQ(T, BLOCK, BS)
+    OMQ_DEFINE_MMQ(T, BLOCK, BS, FORM)
 
-/* quantized types; _GROUPS for those with T_vec_dot_q8_1_group (row kernels split blocks) */
-#define OMQ_DEFINE_MATMUL(T, BLOCK, BS) OMQ_DEFINE_MATMUL_(T, BLOCK, BS, 1, OMQ_MMVQ_ACC_BLOCK)
-#define OMQ_DEFINE_MATMUL_GROUPS(T, BLOCK, BS)                                                  \
-    OMQ_DEFINE_MATMUL_(T, BLOCK, BS, (BS) / OMQ_QK, OMQ_MMVQ_ACC_GROUP)
+/* quantized types (FORM: their T_group_words' OMQ_GF_*); _GROUPS for those with
+ * T_vec_dot_q8_1_group (row kernels split blocks) */
+#define OMQ_DEFINE_MATMUL(T, BLOCK, BS, FORM) OMQ_DEFINE_MATMUL_(T, BLOCK, BS, FORM, 1, OMQ_MMVQ_ACC_BLOCK)
+#define OMQ_DEFINE_MATMUL_GROUPS(T, BLOCK, BS, FORM)                                            \
+    OMQ_DEFINE_MATMUL_(T, BLOCK, BS, FORM, (BS) / OMQ_QK, OMQ_MMVQ_ACC_GROUP)
 
 #endif /* OMQ_MATMUL_H */

@@ -113,15 +113,23 @@ static inline void q2_K_vec_dot_q8_1(const omq_block_q2_K *w, const omq_block_q8
 
 /* group g = 4n + j (values 32g..32g+31: bit pair j of qs[32n ..], scale bytes 2g and 2g + 1 for
  * its halves) times the Q8_1 block it meets, in nc columns (the row kernels' unit on devices) */
-static inline void q2_K_vec_dot_q8_1_group(const omq_block_q2_K *w, int g, const omq_block_q8_1 *x,
-                                           int64_t xs, int nc, float *acc) {
+static inline void q2_K_group_words(const omq_block_q2_K *w, int g, OMQ_NOESCAPE uint32_t *q,
+                                    OMQ_NOESCAPE omq_group_coef *cf) {
     const uint8_t *qs = w->qs + 32 * (g >> 2);
     const int shift = 2 * (g & 3);
-    uint32_t q[8];
     for (int i = 0; i < 8; ++i) q[i] = (omq_ld32_a2(qs + 4 * i) >> shift) & 0x03030303u;
-    const int sc0 = w->scales[2 * g] & 0xF, sc1 = w->scales[2 * g + 1] & 0xF;
-    const int mn0 = w->scales[2 * g] >> 4, mn1 = w->scales[2 * g + 1] >> 4;
-    const float d = omq_fp16_to_fp32(w->d), dmin = omq_fp16_to_fp32(w->dmin);
+    *cf = (omq_group_coef){omq_fp16_to_fp32(w->d), omq_fp16_to_fp32(w->dmin),
+                           {w->scales[2 * g] & 0xF, w->scales[2 * g + 1] & 0xF},
+                           {w->scales[2 * g] >> 4, w->scales[2 * g + 1] >> 4}};
+}
+
+static inline void q2_K_vec_dot_q8_1_group(const omq_block_q2_K *w, int g, const omq_block_q8_1 *x,
+                                           int64_t xs, int nc, float *acc) {
+    uint32_t q[8];
+    omq_group_coef cf;
+    q2_K_group_words(w, g, q, &cf);
+    const int sc0 = cf.sc[0], sc1 = cf.sc[1], mn0 = cf.mn[0], mn1 = cf.mn[1];
+    const float d = cf.d, dmin = cf.dmin;
     for (int c = 0; c < nc; ++c) {
         const omq_block_q8_1 *xc = x + c * xs;
         int s0, s1, t0, t1;
@@ -134,4 +142,4 @@ static inline void q2_K_vec_dot_q8_1_group(const omq_block_q2_K *w, int g, const
 #pragma omp end declare target
 
 OMQ_DEFINE_CODEC(q2_K, omq_block_q2_K, OMQ_QK_K)
-OMQ_DEFINE_MATMUL_GROUPS(q2_K, omq_block_q2_K, OMQ_QK_K)
+OMQ_DEFINE_MATMUL_GROUPS(q2_K, omq_block_q2_K, OMQ_QK_K, OMQ_GF_HALVES | OMQ_GF_MIN)

@@ -128,18 +128,27 @@ static inline void q3_K_vec_dot_q8_1(const omq_block_q3_K *w, const omq_block_q8
 
 /* group g: Q2_K's low bits, high bits in bit g of hmask[..] (quants low + 4 * high - 4, as int8
  * bytes), scales 2g and 2g + 1 for its halves; times the Q8_1 block it meets, in nc columns */
-static inline void q3_K_vec_dot_q8_1_group(const omq_block_q3_K *w, int g, const omq_block_q8_1 *x,
-                                           int64_t xs, int nc, float *acc) {
+static inline void q3_K_group_words(const omq_block_q3_K *w, int g, OMQ_NOESCAPE uint32_t *q,
+                                    OMQ_NOESCAPE omq_group_coef *cf) {
     const uint8_t *qs = w->qs + 32 * (g >> 2);
     const int shift = 2 * (g & 3);
-    uint32_t q[8];
     for (int i = 0; i < 8; ++i) {
         const uint32_t low = (omq_ld32_a2(qs + 4 * i) >> shift) & 0x03030303u;
         const uint32_t high = (omq_ld32_a2(w->hmask + 4 * i) >> g) & 0x01010101u;
         q[i] = omq_sub_bytes(low | high << 2, 4);
     }
-    const int sc0 = omq_q3_K_scale(w->scales, 2 * g), sc1 = omq_q3_K_scale(w->scales, 2 * g + 1);
-    const float d = omq_fp16_to_fp32(w->d);
+    *cf = (omq_group_coef){omq_fp16_to_fp32(w->d), 0.0f,
+                           {omq_q3_K_scale(w->scales, 2 * g), omq_q3_K_scale(w->scales, 2 * g + 1)},
+                           {0, 0}};
+}
+
+static inline void q3_K_vec_dot_q8_1_group(const omq_block_q3_K *w, int g, const omq_block_q8_1 *x,
+                                           int64_t xs, int nc, float *acc) {
+    uint32_t q[8];
+    omq_group_coef cf;
+    q3_K_group_words(w, g, q, &cf);
+    const int sc0 = cf.sc[0], sc1 = cf.sc[1];
+    const float d = cf.d;
     for (int c = 0; c < nc; ++c) {
         const omq_block_q8_1 *xc = x + c * xs;
         int s0, s1;
@@ -150,4 +159,4 @@ static inline void q3_K_vec_dot_q8_1_group(const omq_block_q3_K *w, int g, const
 #pragma omp end declare target
 
 OMQ_DEFINE_CODEC(q3_K, omq_block_q3_K, OMQ_QK_K)
-OMQ_DEFINE_MATMUL_GROUPS(q3_K, omq_block_q3_K, OMQ_QK_K)
+OMQ_DEFINE_MATMUL_GROUPS(q3_K, omq_block_q3_K, OMQ_QK_K, OMQ_GF_HALVES)

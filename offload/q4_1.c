@@ -49,12 +49,21 @@ static inline void q4_1_dequantize_block(OMQ_NOESCAPE const omq_block_q4_1 *x, O
         y[j + 16] = (x->qs[j] >> 4) * d + m;
     }
 }
+/* the block as one group (matmul.h): value d * q + m */
+static inline void q4_1_group_words(const omq_block_q4_1 *w, int g, OMQ_NOESCAPE uint32_t *q,
+                                    OMQ_NOESCAPE omq_group_coef *cf) {
+    (void)g;
+    omq_nibbles_words(w->qs, q);
+    *cf = omq_coef_min(omq_fp16_to_fp32(w->d), omq_fp16_to_fp32(w->m));
+}
+
 /* device form (matmul.h): the quants unpacked a word at a time */
 OMQ_DEVICE_FORM void q4_1_vec_dot_q8_1_words(const omq_block_q4_1 *w, const omq_block_q8_1 *x,
                                            int64_t xs, int nc, float *acc) {
     uint32_t q[8];
-    omq_nibbles_words(w->qs, q);
-    omq_vdot_min32_words(q, omq_fp16_to_fp32(w->d), omq_fp16_to_fp32(w->m), x, xs, nc, acc);
+    omq_group_coef cf;
+    q4_1_group_words(w, 0, q, &cf);
+    omq_vdot_min32_words(q, cf.d, -cf.dmin, x, xs, nc, acc);
 }
 
 /* value q * d + m: d8 * (d * sum(q q8) + m * sum(q8)) */
@@ -71,4 +80,4 @@ static inline void q4_1_vec_dot_q8_1(const omq_block_q4_1 *w, const omq_block_q8
 #pragma omp end declare target
 
 OMQ_DEFINE_CODEC_ROW_SIGMA2(q4_1, omq_block_q4_1, OMQ_QK)
-OMQ_DEFINE_MATMUL(q4_1, omq_block_q4_1, OMQ_QK)
+OMQ_DEFINE_MATMUL(q4_1, omq_block_q4_1, OMQ_QK, OMQ_GF_MIN)

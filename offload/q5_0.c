@@ -59,13 +59,22 @@ static inline void q5_0_dequantize_block(OMQ_NOESCAPE const omq_block_q5_0 *x, O
         y[j + 16] = (((x->qs[j] >> 4) | h1) - 16) * d;
     }
 }
+/* the block as one group (matmul.h): quants q - 16, value d * q */
+static inline void q5_0_group_words(const omq_block_q5_0 *w, int g, OMQ_NOESCAPE uint32_t *q,
+                                    OMQ_NOESCAPE omq_group_coef *cf) {
+    (void)g;
+    omq_q5_words(w->qs, w->qh, q);
+    for (int i = 0; i < 8; ++i) q[i] = omq_sub_bytes(q[i], 16);
+    *cf = omq_coef_sym(omq_fp16_to_fp32(w->d));
+}
+
 /* device form (matmul.h): the quants unpacked a word at a time */
 OMQ_DEVICE_FORM void q5_0_vec_dot_q8_1_words(const omq_block_q5_0 *w, const omq_block_q8_1 *x,
                                            int64_t xs, int nc, float *acc) {
     uint32_t q[8];
-    omq_q5_words(w->qs, w->qh, q);
-    for (int i = 0; i < 8; ++i) q[i] = omq_sub_bytes(q[i], 16);
-    omq_vdot_sym32_words(q, omq_fp16_to_fp32(w->d), x, xs, nc, acc);
+    omq_group_coef cf;
+    q5_0_group_words(w, 0, q, &cf);
+    omq_vdot_sym32_words(q, cf.d, x, xs, nc, acc);
 }
 
 /* value (q - 16) * d, q with its fifth bit from qh; offset applied in the int8 quants */
@@ -84,4 +93,4 @@ static inline void q5_0_vec_dot_q8_1(const omq_block_q5_0 *w, const omq_block_q8
 #pragma omp end declare target
 
 OMQ_DEFINE_CODEC_ROW_SIGMA2(q5_0, omq_block_q5_0, OMQ_QK)
-OMQ_DEFINE_MATMUL(q5_0, omq_block_q5_0, OMQ_QK)
+OMQ_DEFINE_MATMUL(q5_0, omq_block_q5_0, OMQ_QK, OMQ_GF_SYM)

@@ -107,19 +107,26 @@ static inline void q6_K_vec_dot_q8_1(const omq_block_q6_K *w, const omq_block_q8
 /* group g (values 32g..32g+31: half h = g / 4, quarter k = g % 4 of it, whose low 4 bits are
  * nibble k / 2 of ql[64 h + 32 (k % 2) ..] and high 2 bits bits 2k of qh[32 h ..]) times the
  * Q8_1 block it meets, in nc columns (the row kernels' unit on devices) */
-static inline void q6_K_vec_dot_q8_1_group(const omq_block_q6_K *w, int g, const omq_block_q8_1 *x,
-                                           int64_t xs, int nc, float *acc) {
+static inline void q6_K_group_words(const omq_block_q6_K *w, int g, OMQ_NOESCAPE uint32_t *q,
+                                    OMQ_NOESCAPE omq_group_coef *cf) {
     const int h = g / 4, k = g % 4;
     const uint8_t *ql = w->ql + 64 * h + 32 * (k & 1), *qh = w->qh + 32 * h;
     const int lshift = 4 * (k >> 1), hshift = 2 * k;
-    const int sc0 = w->scales[2 * g], sc1 = w->scales[2 * g + 1];
-    const float d = omq_fp16_to_fp32(w->d);
-    uint32_t q[8];
     for (int i = 0; i < 8; ++i) {
         const uint32_t lo = (omq_ld32_a2(ql + 4 * i) >> lshift) & 0x0F0F0F0Fu;
         const uint32_t hi = (omq_ld32_a2(qh + 4 * i) >> hshift) & 0x03030303u;
         q[i] = omq_sub_bytes(lo | (hi << 4), 32);
     }
+    *cf = (omq_group_coef){omq_fp16_to_fp32(w->d), 0.0f, {w->scales[2 * g], w->scales[2 * g + 1]}, {0, 0}};
+}
+
+static inline void q6_K_vec_dot_q8_1_group(const omq_block_q6_K *w, int g, const omq_block_q8_1 *x,
+                                           int64_t xs, int nc, float *acc) {
+    uint32_t q[8];
+    omq_group_coef cf;
+    q6_K_group_words(w, g, q, &cf);
+    const int sc0 = cf.sc[0], sc1 = cf.sc[1];
+    const float d = cf.d;
     for (int c = 0; c < nc; ++c) {
         const omq_block_q8_1 *xc = x + c * xs;
         int s0 = 0, s1 = 0;
@@ -133,4 +140,4 @@ static inline void q6_K_vec_dot_q8_1_group(const omq_block_q6_K *w, int g, const
 #pragma omp end declare target
 
 OMQ_DEFINE_CODEC(q6_K, omq_block_q6_K, OMQ_QK_K)
-OMQ_DEFINE_MATMUL_GROUPS(q6_K, omq_block_q6_K, OMQ_QK_K)
+OMQ_DEFINE_MATMUL_GROUPS(q6_K, omq_block_q6_K, OMQ_QK_K, OMQ_GF_HALVES)

@@ -27,12 +27,21 @@ static inline void q8_0_dequantize_block(OMQ_NOESCAPE const omq_block_q8_0 *x, O
     const float d = omq_fp16_to_fp32(x->d);
     for (int j = 0; j < OMQ_QK; ++j) y[j] = x->qs[j] * d;
 }
+/* the block as one group (matmul.h): value d * q */
+static inline void q8_0_group_words(const omq_block_q8_0 *w, int g, OMQ_NOESCAPE uint32_t *q,
+                                    OMQ_NOESCAPE omq_group_coef *cf) {
+    (void)g;
+    for (int i = 0; i < 8; ++i) q[i] = omq_ld32_a2(w->qs + 4 * i);
+    *cf = omq_coef_sym(omq_fp16_to_fp32(w->d));
+}
+
 /* device form (matmul.h): the quants loaded a word at a time */
 OMQ_DEVICE_FORM void q8_0_vec_dot_q8_1_words(const omq_block_q8_0 *w, const omq_block_q8_1 *x,
                                            int64_t xs, int nc, float *acc) {
     uint32_t q[8];
-    for (int i = 0; i < 8; ++i) q[i] = omq_ld32_a2(w->qs + 4 * i);
-    omq_vdot_sym32_words(q, omq_fp16_to_fp32(w->d), x, xs, nc, acc);
+    omq_group_coef cf;
+    q8_0_group_words(w, 0, q, &cf);
+    omq_vdot_sym32_words(q, cf.d, x, xs, nc, acc);
 }
 
 /* value q * d: the quants are already int8 */
@@ -44,4 +53,4 @@ static inline void q8_0_vec_dot_q8_1(const omq_block_q8_0 *w, const omq_block_q8
 #pragma omp end declare target
 
 OMQ_DEFINE_CODEC32(q8_0, omq_block_q8_0)
-OMQ_DEFINE_MATMUL(q8_0, omq_block_q8_0, OMQ_QK)
+OMQ_DEFINE_MATMUL(q8_0, omq_block_q8_0, OMQ_QK, OMQ_GF_SYM)

@@ -34,6 +34,14 @@ static inline void q8_1_dequantize_block(OMQ_NOESCAPE const omq_block_q8_1 *x, O
     const float d = omq_fp16_to_fp32(x->d);
     for (int j = 0; j < OMQ_QK; ++j) y[j] = x->qs[j] * d;
 }
+/* the block as one group (matmul.h): value d * q (s is not part of the value) */
+static inline void q8_1_group_words(const omq_block_q8_1 *w, int g, OMQ_NOESCAPE uint32_t *q,
+                                    OMQ_NOESCAPE omq_group_coef *cf) {
+    (void)g;
+    for (int i = 0; i < 8; ++i) q[i] = omq_ld32_a2(w->qs + 4 * i);
+    *cf = omq_coef_sym(omq_fp16_to_fp32(w->d));
+}
+
 /* as weights: value q * d, as omq's dequantizer has it (s is not part of the value) */
 static inline void q8_1_vec_dot_q8_1(const omq_block_q8_1 *w, const omq_block_q8_1 *x, int64_t xs,
                                      int nc, float *acc) {
@@ -42,7 +50,7 @@ static inline void q8_1_vec_dot_q8_1(const omq_block_q8_1 *w, const omq_block_q8
 #pragma omp end declare target
 
 OMQ_DEFINE_CODEC32(q8_1, omq_block_q8_1)
-OMQ_DEFINE_MATMUL(q8_1, omq_block_q8_1, OMQ_QK)
+OMQ_DEFINE_MATMUL(q8_1, omq_block_q8_1, OMQ_QK, OMQ_GF_SYM)
 
 /* Activations given as IEEE binary16: each block widened exactly to float32, then quantized as
  * omq_quantize does (non-finite blocks become zeros and latch the fault word). */

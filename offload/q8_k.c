@@ -42,6 +42,13 @@ static inline void q8_K_dequantize_group(OMQ_NOESCAPE const omq_block_q8_K *x, i
 static inline void q8_K_dequantize_block(OMQ_NOESCAPE const omq_block_q8_K *x, OMQ_NOESCAPE float *y) {
     for (int j = 0; j < OMQ_QK_K; ++j) y[j] = x->d * x->qs[j];
 }
+/* group g (matmul.h): quants qs[32 g ..], value d * q */
+static inline void q8_K_group_words(const omq_block_q8_K *w, int g, OMQ_NOESCAPE uint32_t *q,
+                                    OMQ_NOESCAPE omq_group_coef *cf) {
+    for (int i = 0; i < 8; ++i) q[i] = omq_ld32_a2(w->qs + 32 * g + 4 * i);
+    *cf = omq_coef_sym(w->d);
+}
+
 /* value d * q with a float32 d: Q3_K/Q6_K's arithmetic with unit scales */
 static inline void q8_K_vec_dot_q8_1(const omq_block_q8_K *w, const omq_block_q8_1 *x, int64_t xs,
                                      int nc, float *acc) {
@@ -52,4 +59,4 @@ static inline void q8_K_vec_dot_q8_1(const omq_block_q8_K *w, const omq_block_q8
 #pragma omp end declare target
 
 OMQ_DEFINE_CODEC(q8_K, omq_block_q8_K, OMQ_QK_K)
-OMQ_DEFINE_MATMUL(q8_K, omq_block_q8_K, OMQ_QK_K)
+OMQ_DEFINE_MATMUL(q8_K, omq_block_q8_K, OMQ_QK_K, OMQ_GF_SYM)
