@@ -566,9 +566,10 @@ static inline float omq_mm_row_sum(float v, int lpr) {
     }
 
 /* ------------------------------------------------------------------ mmvq
- * A unit is a weight block (ACC_BLOCK), or a 32-value group of one for types that provide
- * T_vec_dot_q8_1_group(w, g, x, xs, nc, acc) (ACC_GROUP: the group's dot product with the one
- * Q8_1 block it meets; more lanes share a long block, each reading a slice of it). */
+ * A unit is a weight block (ACC_BLOCK), or a 32-value group of one for types made with
+ * OMQ_DEFINE_MATMUL_GROUPS: T_vec_dot_q8_1_group(w, g, x, xs, nc, acc) (ACC_GROUP: the
+ * group's dot product with the one Q8_1 block it meets; more lanes share a long block, each
+ * reading a slice of it). */
 #define OMQ_MMVQ_ACC_BLOCK(T, BS, r, u, c0, nc, acc)                                            \
     T##_vec_dot_q8_1(W + (r) * nb + (u), X + (c0) * nbx + (u) * ((BS) / OMQ_QK), nbx, (nc), (acc))
 #define OMQ_MMVQ_ACC_GROUP(T, BS, r, u, c0, nc, acc)                                            \
@@ -619,6 +620,31 @@ static inline omq_group_coef omq_coef_sym(float d) { return (omq_group_coef){d, 
 
 /* a legacy format's value q * d + m: dmin = -m (the negation is exact) */
 static inline omq_group_coef omq_coef_min(float d, float m) { return (omq_group_coef){d, -m, {1, 1}, {1, 1}}; }
+
+/* One group's dot products with the Q8_1 blocks it meets in nc columns, by form: the GPU
+ * row kernels' unit for types split into groups (T_vec_dot_q8_1_group, defined from
+ * T_group_words by OMQ_DEFINE_MATMUL_GROUPS) */
+static inline void omq_vdot_group_words(int form, const uint32_t *q, const omq_group_coef *cf,
+                                        const omq_block_q8_1 *x, int64_t xs, int nc, float *acc) {
+    if (!(form & OMQ_GF_HALVES)) { /* Q4_K, Q5_K */
+        omq_vdot_k32_min_group(q, cf->sc[0], cf->mn[0], cf->d, cf->dmin, x, xs, nc, acc);
+        return;
+    }
+    for (int c = 0; c < nc; ++c) { /* Q2_K (with a minimum), Q3_K, Q6_K */
+        const omq_block_q8_1 *xc = x + c * xs;
+        int s0, s1;
+        omq_dot_halves_words(q, xc, &s0, &s1);
+        const float d8 = omq_fp16_to_fp32(xc->d);
+        if (form & OMQ_GF_MIN) {
+            int t0, t1;
+            omq_sum_halves_words(xc, &t0, &t1);
+            acc[c] += cf->d * (d8 * (float)(cf->sc[0] * s0 + cf->sc[1] * s1)) -
+                      cf->dmin * (d8 * (float)(cf->mn[0] * t0 + cf->mn[1] * t1));
+        } else {
+            acc[c] += cf->d * (d8 * (float)(cf->sc[0] * s0 + cf->sc[1] * s1));
+        }
+    }
+}
 
 /* The staged step of an mmq tile (team memory): W's quants w[r * RS + 32 j ..] with, per
  * row and half h of group j, a = d * sc and b = dmin * mn at [(2 j + h) * TR + r] (a half's
@@ -1082,10 +1108,19 @@ OMQ_UNROLL
     OMQ_DEFINE_MMVQ(T, BLOCK, BS, UPB, ACC)                                                     \
     OMQ_DEFINE_MMQ(T, BLOCK, BS, FORM)
 
-/* quantized types (FORM: their T_group_words' OMQ_GF_*); _GROUPS for those with
- * T_vec_dot_q8_1_group (row kernels split blocks) */
+/* quantized types (FORM: their T_group_words' OMQ_GF_*); _GROUPS for those whose row
+ * kernels split blocks into groups (it defines T_vec_dot_q8_1_group) */
 #define OMQ_DEFINE_MATMUL(T, BLOCK, BS, FORM) OMQ_DEFINE_MATMUL_(T, BLOCK, BS, FORM, 1, OMQ_MMVQ_ACC_BLOCK)
 #define OMQ_DEFINE_MATMUL_GROUPS(T, BLOCK, BS, FORM)                                            \
+    _Pragma("omp declare target")                                                               \
+    static inline void T##_vec_dot_q8_1_group(const BLOCK *w, int g, const omq_block_q8_1 *x,   \
+                                              int64_t xs, int nc, float *acc) {                 \
+        uint32_t q[8];                                                                          \
+        omq_group_coef cf;                                                                      \
+        T##_group_words(w, g, q, &cf);                                                          \
+        omq_vdot_group_words((FORM), q, &cf, x, xs, nc, acc);                                   \
+    }                                                                                           \
+    _Pragma("omp end declare target")                                                           \
     OMQ_DEFINE_MATMUL_(T, BLOCK, BS, FORM, (BS) / OMQ_QK, OMQ_MMVQ_ACC_GROUP)
 
 #endif /* OMQ_MATMUL_H */

@@ -112,7 +112,7 @@ static inline void q2_K_vec_dot_q8_1(const omq_block_q2_K *w, const omq_block_q8
 }
 
 /* group g = 4n + j (values 32g..32g+31: bit pair j of qs[32n ..], scale bytes 2g and 2g + 1 for
- * its halves) times the Q8_1 block it meets, in nc columns (the row kernels' unit on devices) */
+ * its halves, value d sc q - dmin mn) as matmul.h's group words */
 static inline void q2_K_group_words(const omq_block_q2_K *w, int g, OMQ_NOESCAPE uint32_t *q,
                                     OMQ_NOESCAPE omq_group_coef *cf) {
     const uint8_t *qs = w->qs + 32 * (g >> 2);
@@ -123,22 +123,6 @@ static inline void q2_K_group_words(const omq_block_q2_K *w, int g, OMQ_NOESCAPE
                            {w->scales[2 * g] >> 4, w->scales[2 * g + 1] >> 4}};
 }
 
-static inline void q2_K_vec_dot_q8_1_group(const omq_block_q2_K *w, int g, const omq_block_q8_1 *x,
-                                           int64_t xs, int nc, float *acc) {
-    uint32_t q[8];
-    omq_group_coef cf;
-    q2_K_group_words(w, g, q, &cf);
-    const int sc0 = cf.sc[0], sc1 = cf.sc[1], mn0 = cf.mn[0], mn1 = cf.mn[1];
-    const float d = cf.d, dmin = cf.dmin;
-    for (int c = 0; c < nc; ++c) {
-        const omq_block_q8_1 *xc = x + c * xs;
-        int s0, s1, t0, t1;
-        omq_dot_halves_words(q, xc, &s0, &s1);
-        omq_sum_halves_words(xc, &t0, &t1);
-        const float d8 = omq_fp16_to_fp32(xc->d);
-        acc[c] += d * (d8 * (float)(sc0 * s0 + sc1 * s1)) - dmin * (d8 * (float)(mn0 * t0 + mn1 * t1));
-    }
-}
 #pragma omp end declare target
 
 OMQ_DEFINE_CODEC(q2_K, omq_block_q2_K, OMQ_QK_K)

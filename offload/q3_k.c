@@ -127,7 +127,7 @@ static inline void q3_K_vec_dot_q8_1(const omq_block_q3_K *w, const omq_block_q8
 }
 
 /* group g: Q2_K's low bits, high bits in bit g of hmask[..] (quants low + 4 * high - 4, as int8
- * bytes), scales 2g and 2g + 1 for its halves; times the Q8_1 block it meets, in nc columns */
+ * bytes), scales 2g and 2g + 1 for its halves: matmul.h's group words */
 static inline void q3_K_group_words(const omq_block_q3_K *w, int g, OMQ_NOESCAPE uint32_t *q,
                                     OMQ_NOESCAPE omq_group_coef *cf) {
     const uint8_t *qs = w->qs + 32 * (g >> 2);
@@ -142,20 +142,6 @@ static inline void q3_K_group_words(const omq_block_q3_K *w, int g, OMQ_NOESCAPE
                            {0, 0}};
 }
 
-static inline void q3_K_vec_dot_q8_1_group(const omq_block_q3_K *w, int g, const omq_block_q8_1 *x,
-                                           int64_t xs, int nc, float *acc) {
-    uint32_t q[8];
-    omq_group_coef cf;
-    q3_K_group_words(w, g, q, &cf);
-    const int sc0 = cf.sc[0], sc1 = cf.sc[1];
-    const float d = cf.d;
-    for (int c = 0; c < nc; ++c) {
-        const omq_block_q8_1 *xc = x + c * xs;
-        int s0, s1;
-        omq_dot_halves_words(q, xc, &s0, &s1);
-        acc[c] += d * (omq_fp16_to_fp32(xc->d) * (float)(sc0 * s0 + sc1 * s1));
-    }
-}
 #pragma omp end declare target
 
 OMQ_DEFINE_CODEC(q3_K, omq_block_q3_K, OMQ_QK_K)

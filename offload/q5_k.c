@@ -75,8 +75,7 @@ static inline void q5_K_vec_dot_q8_1(const omq_block_q5_K *w, const omq_block_q8
     omq_vdot_k32_min(q, sc, mn, omq_fp16_to_fp32(w->d), omq_fp16_to_fp32(w->dmin), x, xs, nc, acc);
 }
 
-/* group g (Q4_K's nibbles, fifth bits in bit g of qh[l]) times the Q8_1 block it meets, in nc
- * columns (the row kernels' unit on devices) */
+/* group g (Q4_K's nibbles, fifth bits in bit g of qh[l]) as matmul.h's group words */
 static inline void q5_K_group_words(const omq_block_q5_K *w, int g, OMQ_NOESCAPE uint32_t *q,
                                     OMQ_NOESCAPE omq_group_coef *cf) {
     uint8_t sc, mn;
@@ -89,13 +88,6 @@ static inline void q5_K_group_words(const omq_block_q5_K *w, int g, OMQ_NOESCAPE
     *cf = (omq_group_coef){omq_fp16_to_fp32(w->d), omq_fp16_to_fp32(w->dmin), {sc, sc}, {mn, mn}};
 }
 
-static inline void q5_K_vec_dot_q8_1_group(const omq_block_q5_K *w, int g, const omq_block_q8_1 *x,
-                                           int64_t xs, int nc, float *acc) {
-    uint32_t q[8];
-    omq_group_coef cf;
-    q5_K_group_words(w, g, q, &cf);
-    omq_vdot_k32_min_group(q, cf.sc[0], cf.mn[0], cf.d, cf.dmin, x, xs, nc, acc);
-}
 #pragma omp end declare target
 
 OMQ_DEFINE_CODEC(q5_K, omq_block_q5_K, OMQ_QK_K)

@@ -105,8 +105,8 @@ static inline void q6_K_vec_dot_q8_1(const omq_block_q6_K *w, const omq_block_q8
 }
 
 /* group g (values 32g..32g+31: half h = g / 4, quarter k = g % 4 of it, whose low 4 bits are
- * nibble k / 2 of ql[64 h + 32 (k % 2) ..] and high 2 bits bits 2k of qh[32 h ..]) times the
- * Q8_1 block it meets, in nc columns (the row kernels' unit on devices) */
+ * nibble k / 2 of ql[64 h + 32 (k % 2) ..] and high 2 bits bits 2k of qh[32 h ..]) as
+ * matmul.h's group words */
 static inline void q6_K_group_words(const omq_block_q6_K *w, int g, OMQ_NOESCAPE uint32_t *q,
                                     OMQ_NOESCAPE omq_group_coef *cf) {
     const int h = g / 4, k = g % 4;
@@ -120,23 +120,6 @@ static inline void q6_K_group_words(const omq_block_q6_K *w, int g, OMQ_NOESCAPE
     *cf = (omq_group_coef){omq_fp16_to_fp32(w->d), 0.0f, {w->scales[2 * g], w->scales[2 * g + 1]}, {0, 0}};
 }
 
-static inline void q6_K_vec_dot_q8_1_group(const omq_block_q6_K *w, int g, const omq_block_q8_1 *x,
-                                           int64_t xs, int nc, float *acc) {
-    uint32_t q[8];
-    omq_group_coef cf;
-    q6_K_group_words(w, g, q, &cf);
-    const int sc0 = cf.sc[0], sc1 = cf.sc[1];
-    const float d = cf.d;
-    for (int c = 0; c < nc; ++c) {
-        const omq_block_q8_1 *xc = x + c * xs;
-        int s0 = 0, s1 = 0;
-        for (int i = 0; i < 4; ++i) {
-            s0 = omq_dp4a(q[i], omq_ld32_a4(xc->qs + 4 * i), s0);
-            s1 = omq_dp4a(q[i + 4], omq_ld32_a4(xc->qs + 16 + 4 * i), s1);
-        }
-        acc[c] += d * (omq_fp16_to_fp32(xc->d) * (float)(sc0 * s0 + sc1 * s1));
-    }
-}
 #pragma omp end declare target
 
 OMQ_DEFINE_CODEC(q6_K, omq_block_q6_K, OMQ_QK_K)
