@@ -3,6 +3,7 @@
 #   omq_offload_setup(<arch-list>)   checks the toolchain and defines
 #       OMQ_OFFLOAD_COMPILE_OPTIONS / OMQ_OFFLOAD_LINK_OPTIONS
 #   omq_offload_fix_images(<target>) post-link step making sm_* images loadable by LLVM 19
+#   omq_offload_register_bounds(<target>) links <target>'s sm_* images through omq_ptxas
 #
 # Architectures are AMD "gfxNNNN" and NVIDIA "sm_NN" names. What this module does, and why:
 #  - AMD: clang needs ROCm's device bitcode library (ocml, oclc_* ...). Debian 12's ROCm 5.2
@@ -14,6 +15,12 @@
 #  - CUDA 13's ptxas/nvlink write cubins with ELF ABI version 8, which LLVM 19's runtime does
 #    not recognise ("No images found compatible"). omq_offload_fix_images() rewrites such
 #    headers in the linked binary to the ABI-7 form the driver also accepts.
+#  - clang 19 gives OpenMP kernels no per-kernel register bound, and ptxas's -maxrregcount
+#    applies to every kernel without .maxntid (it slowed the dequantize kernels on an H200)
+#    and to none with one. libomq's own link therefore sees a CUDA tree of links to the real
+#    one whose bin/ptxas is omq_ptxas (cmake/omq_ptxas.c): it adds .maxnreg to the kernels
+#    that ask for it in their source (OMQ_NVPTX_MAXNREG), then runs the real ptxas. Programs
+#    that link the static archive themselves get the kernels without those bounds.
 
 include_guard(GLOBAL)
 
@@ -102,6 +109,28 @@ function(_omq_find_cuda out_root)
   set(${out_root} "${root}" PARENT_SCOPE)
 endfunction()
 
+# symbolic links in `to` to the entries of `from`, all but the one named `except`
+function(_omq_link_entries from to except)
+  file(GLOB entries LIST_DIRECTORIES true "${from}/*")
+  foreach(e IN LISTS entries)
+    get_filename_component(name "${e}" NAME)
+    if(NOT name STREQUAL "${except}")
+      file(CREATE_LINK "${e}" "${to}/${name}" SYMBOLIC)
+    endif()
+  endforeach()
+endfunction()
+
+# A CUDA tree of links to `cuda_root`, except bin/ptxas, which omq_offload_register_bounds
+# builds there.
+function(_omq_cuda_tree_with_ptxas_tool cuda_root out_dir)
+  set(dir "${CMAKE_BINARY_DIR}/cuda-omq")
+  file(REMOVE_RECURSE "${dir}")
+  file(MAKE_DIRECTORY "${dir}/bin")
+  _omq_link_entries("${cuda_root}" "${dir}" bin)
+  _omq_link_entries("${cuda_root}/bin" "${dir}/bin" ptxas)
+  set(${out_dir} "${dir}" PARENT_SCOPE)
+endfunction()
+
 function(omq_offload_setup archs)
   if(NOT CMAKE_C_COMPILER_ID STREQUAL "Clang")
     message(FATAL_ERROR "omq: OMQ_OFFLOAD_ARCH needs clang (e.g. -DCMAKE_C_COMPILER=clang-19)")
@@ -143,13 +172,32 @@ function(omq_offload_setup archs)
     _omq_find_cuda(cuda_root)
     # (with -foffload-lto the device runtime comes from libomptarget.devicertl.a at link time,
     # so clang-19 no longer needs --libomptarget-nvptx-bc-path to find its bitcode)
+    _omq_cuda_tree_with_ptxas_tool("${cuda_root}" tree)
+    set(library_link ${compile} --cuda-path=${tree})
     list(APPEND compile --cuda-path=${cuda_root})
     set(OMQ_CUDA_ROOT "${cuda_root}" PARENT_SCOPE)
+    set(OMQ_CUDA_TREE "${tree}" PARENT_SCOPE)
+  else()
+    set(library_link ${compile})
   endif()
   set(OMQ_OFFLOAD_COMPILE_OPTIONS ${compile} PARENT_SCOPE)
   set(OMQ_OFFLOAD_LINK_OPTIONS ${compile} "LINKER:-rpath,${llvm_lib}" PARENT_SCOPE)
+  set(OMQ_OFFLOAD_LIBRARY_LINK_OPTIONS ${library_link} "LINKER:-rpath,${llvm_lib}" PARENT_SCOPE)
   set(OMQ_OFFLOAD_HAS_NVPTX ${nv} PARENT_SCOPE)
   message(STATUS "omq: offload architectures ${arch_csv}; runtime in ${llvm_lib}")
+endfunction()
+
+function(omq_offload_register_bounds target)
+  if(NOT OMQ_OFFLOAD_HAS_NVPTX)
+    return()
+  endif()
+  if(NOT TARGET omq_ptxas)
+    add_executable(omq_ptxas "${CMAKE_CURRENT_FUNCTION_LIST_DIR}/omq_ptxas.c")
+    target_compile_definitions(omq_ptxas PRIVATE "OMQ_REAL_PTXAS=\"${OMQ_PTXAS}\"")
+    target_compile_options(omq_ptxas PRIVATE -Wall -Wextra)
+    set_target_properties(omq_ptxas PROPERTIES OUTPUT_NAME ptxas RUNTIME_OUTPUT_DIRECTORY "${OMQ_CUDA_TREE}/bin")
+  endif()
+  add_dependencies(${target} omq_ptxas)
 endfunction()
 
 function(omq_offload_fix_images target)

@@ -44,15 +44,20 @@ _Static_assert(1 << OMQ_MM_LSH == OMQ_MM_LANES, "OMQ_MM_LSH");
 #define OMQ_MM_KQ (OMQ_MM_KC / OMQ_QK) /* Q8_1 blocks per step and column */
 /* mmq target tile: TR rows x TC columns of Y, GS 32-value groups of K per step, staged in
  * team memory as int8 quants (rows RS bytes apart: the 16 extra bytes put the 8 rows and 4
- * words a warp's matrix-fragment loads touch on 32 different banks) with float coefficients.
- * LANES lanes, each keeping TR * TC / LANES outputs. */
+ * words a warp's matrix-fragment loads touch on 32 different banks) with float coefficients
+ * (38 KiB). LANES lanes, each keeping OPL = 32 outputs. TC > TR because unpacking a weight
+ * group costs more than copying a Q8_1 block: 64 x 128 was 1.0-1.3x 64 x 64 and 128 x 64
+ * (H200, 4096 x 4096 x 512); larger tiles exceed the 48 KiB of static team memory. */
 #define OMQ_MMQ_TR 64
-#define OMQ_MMQ_TC 64
+#define OMQ_MMQ_TC 128
 #define OMQ_MMQ_GS 4
 #define OMQ_MMQ_RS (32 * OMQ_MMQ_GS + 16)
-#define OMQ_MMQ_LANES 128
+#define OMQ_MMQ_LANES (OMQ_MMQ_TR * OMQ_MMQ_TC / 32)
 #define OMQ_MMQ_OPL (OMQ_MMQ_TR * OMQ_MMQ_TC / OMQ_MMQ_LANES)
-_Static_assert(OMQ_MMQ_TR == OMQ_MMQ_TC && OMQ_MMQ_OPL == 32, "the mma form's warp tiles (32 x 32) and prefetch");
+#define OMQ_MMQ_WR (OMQ_MMQ_TR / 32) /* the mma form's warps along a tile's rows */
+_Static_assert(OMQ_MMQ_TR % 32 == 0 && OMQ_MMQ_TC % 32 == 0 && OMQ_MMQ_OPL == 32 &&
+                   OMQ_MMQ_LANES / OMQ_MMQ_TR * OMQ_MMQ_OPL == OMQ_MMQ_TC,
+               "the mma form's warp tiles (32 x 32) and the portable form's lanes");
 /* gemm target tile: TR rows x TC columns, one output per lane; W and X tiles of KC values
  * as float32 (2 x 16 KiB of team memory). */
 #define OMQ_GEMM_TR 16
@@ -701,12 +706,16 @@ static inline float omq_mmq_term(int form, int s0, int s1, float a0, float a1, f
 }
 
 /* The step's products (portable form): lane l keeps row l % TR, columns (l / TR) * OPL ..,
- * its sums in the team's acc[] (a host fallback's thread runs many lanes). */
-static inline void omq_mmq_step(const omq_mmq_stage *st, float *acc, int form, int th, int nth) {
+ * its sums in Y itself (a host fallback's thread runs many lanes, so they cannot live in
+ * registers; in team memory the 32 KiB of sums and the stage would exceed gfx11's 64 KiB).
+ * A lane's outputs are only ever touched by the thread that runs the lane. */
+static inline void omq_mmq_step(const omq_mmq_stage *st, float *Y, int64_t rows, int64_t r0, int tr,
+                                int64_t c0, int tc, int form, int th, int nth) {
     for (int l = th; l < OMQ_MMQ_LANES; l += nth) {
         const int r = l % OMQ_MMQ_TR, cb = (l / OMQ_MMQ_TR) * OMQ_MMQ_OPL;
-        for (int c = cb; c < cb + OMQ_MMQ_OPL; ++c) {
-            float s = acc[r * OMQ_MMQ_TC + c];
+        for (int c = cb; r < tr && c < cb + OMQ_MMQ_OPL && c < tc; ++c) {
+            float *y = Y + (c0 + c) * rows + r0 + r;
+            float s = *y;
             for (int j = 0; j < OMQ_MMQ_GS; ++j) {
                 const int8_t *wq = st->w + r * OMQ_MMQ_RS + 32 * j, *xq = st->x + c * OMQ_MMQ_RS + 32 * j;
                 const int h0 = 2 * j * OMQ_MMQ_TR + r, h1 = h0 + OMQ_MMQ_TR;
@@ -716,24 +725,25 @@ static inline void omq_mmq_step(const omq_mmq_stage *st, float *acc, int form, i
                 s += omq_mmq_term(form, s0, s1, st->wa[h0], st->wa[h1], st->wb[h0], st->wb[h1],
                                   st->xd[j * OMQ_MMQ_TC + c], st->xt[c1], st->xt[c1 + OMQ_MMQ_TC]);
             }
-            acc[r * OMQ_MMQ_TC + c] = s;
+            *y = s;
         }
     }
 }
 
-/* the tile's outputs from the sums, into Y (column-major, `rows` apart) */
-static inline void omq_mmq_store(const float *acc, float *Y, int64_t rows, int64_t r0, int tr, int64_t c0,
-                                 int tc, int th, int nth) {
-    for (int o = th; o < OMQ_MMQ_TR * OMQ_MMQ_TC; o += nth) {
-        const int r = o % OMQ_MMQ_TR, c = o / OMQ_MMQ_TR;
-        if (r < tr && c < tc) Y[(c0 + c) * rows + r0 + r] = acc[r * OMQ_MMQ_TC + c];
+/* the portable form's sums start at zero: each lane clears its own outputs */
+static inline void omq_mmq_clear(float *Y, int64_t rows, int64_t r0, int tr, int64_t c0, int tc, int th,
+                                 int nth) {
+    for (int l = th; l < OMQ_MMQ_LANES; l += nth) {
+        const int r = l % OMQ_MMQ_TR, cb = (l / OMQ_MMQ_TR) * OMQ_MMQ_OPL;
+        for (int c = cb; r < tr && c < cb + OMQ_MMQ_OPL && c < tc; ++c) Y[(c0 + c) * rows + r0 + r] = 0;
     }
 }
 
-/* Device form for NVIDIA (sm_80 on): integer matrix instructions. A team's 4 warps each take
- * 32 rows x 32 columns of the tile (2 x 4 fragments of 16 x 8), their sums in the lane's
- * registers (lacc: OPL floats) instead of acc[]. Per group, one mma.m16n8k32 per fragment
- * gives the 32-value integer dot products (two m16n8k16, one per half, for OMQ_GF_HALVES),
+/* Device form for NVIDIA (sm_80 on): integer matrix instructions. A team's warps (WR along
+ * the rows) each take 32 rows x 32 columns of the tile (2 x 4 fragments of 16 x 8), their
+ * sums in the lane's registers (lacc: OPL floats) instead of Y. Per group, one
+ * mma.m16n8k32 per fragment gives the 32-value integer dot products (two m16n8k16, one per
+ * half, for OMQ_GF_HALVES),
  * the same integers the portable form adds, then the same omq_mmq_term. Fragment layouts:
  * PTX ISA, "Matrix Fragments for mma.m16n8k32" (lane = 4 group + tq; A: rows group and
  * group + 8, bytes 4 tq.. and 16 + 4 tq..; B: column group, the same bytes; C: rows group,
@@ -770,6 +780,16 @@ static inline void omq_prefetch_l1(const void *p) {
 #endif
 }
 
+/* Bounds the registers of the NVIDIA kernel this is inlined into to n: the build's ptxas
+ * step (cmake/omq_ptxas.c) turns the comment into the kernel's .maxnreg, a bound clang 19
+ * cannot express for OpenMP kernels. A no-op elsewhere, and in programs that link the
+ * static archive themselves. */
+#if defined(__NVPTX__)
+#define OMQ_NVPTX_MAXNREG(n) __asm__ volatile("// omq.maxnreg " #n)
+#else
+#define OMQ_NVPTX_MAXNREG(n) ((void)0)
+#endif
+
 static inline int omq_mmq_mma_ok(int nth) {
 #if defined(__NVPTX__) && __CUDA_ARCH__ >= 800
     return nth == OMQ_MMQ_LANES;
@@ -781,7 +801,7 @@ static inline int omq_mmq_mma_ok(int nth) {
 
 static inline void omq_mmq_step_mma(const omq_mmq_stage *st, OMQ_NOESCAPE float *lacc, int form, int th) {
     const int gid = (th & 31) >> 2, tq = th & 3;
-    const int wr = ((th >> 5) & 1) * 32, wc = (th >> 6) * 32;
+    const int wr = ((th >> 5) % OMQ_MMQ_WR) * 32, wc = ((th >> 5) / OMQ_MMQ_WR) * 32;
     for (int j = 0; j < OMQ_MMQ_GS; ++j) {
         uint32_t a[2][4];
         float ra[2][2][2], rb[2][2][2];
@@ -829,7 +849,7 @@ OMQ_UNROLL
 static inline void omq_mmq_store_mma(OMQ_NOESCAPE const float *lacc, float *Y, int64_t rows, int64_t r0,
                                      int tr, int64_t c0, int tc, int th) {
     const int gid = (th & 31) >> 2, tq = th & 3;
-    const int wr = ((th >> 5) & 1) * 32, wc = (th >> 6) * 32;
+    const int wr = ((th >> 5) % OMQ_MMQ_WR) * 32, wc = ((th >> 5) / OMQ_MMQ_WR) * 32;
 OMQ_UNROLL
     for (int mt = 0; mt < 2; ++mt)
 OMQ_UNROLL
@@ -871,21 +891,18 @@ OMQ_UNROLL
         for (int v = th; v < OMQ_MMQ_TC * OMQ_MMQ_GS; v += nth)                                 \
             omq_mmq_stage_x(st, X, nbx, c0, tc, g0, nbx, (FORM), v);                            \
     }                                                                                           \
-    /* one tile, sums in the team's acc[] */                                                    \
-    static inline __attribute__((always_inline)) void omq_mmq_tile_##T(omq_mmq_stage *st, float *acc, const BLOCK *W,          \
+    /* one tile, sums in Y */                                                                   \
+    static inline __attribute__((always_inline)) void omq_mmq_tile_##T(omq_mmq_stage *st, const BLOCK *W,                      \
                                         const omq_block_q8_1 *X, float *Y, int64_t rows,        \
                                         int64_t nb, int64_t nbx, int64_t r0, int tr,            \
                                         int64_t c0, int tc, int th, int nth) {                  \
-        for (int o = th; o < OMQ_MMQ_TR * OMQ_MMQ_TC; o += nth) acc[o] = 0;                     \
+        omq_mmq_clear(Y, rows, r0, tr, c0, tc, th, nth);                                        \
         for (int64_t g0 = 0; g0 < nbx; g0 += OMQ_MMQ_GS) {                                      \
-            OMQ_MM_BARRIER; /* the previous step is done with st */                             \
+            OMQ_MM_BARRIER; /* the previous step (or tile) is done with st */                   \
             omq_mmq_stage_##T(st, W, X, nb, nbx, r0, tr, c0, tc, g0, th, nth);                  \
             OMQ_MM_BARRIER;                                                                     \
-            omq_mmq_step(st, acc, (FORM), th, nth);                                             \
+            omq_mmq_step(st, Y, rows, r0, tr, c0, tc, (FORM), th, nth);                         \
         }                                                                                       \
-        OMQ_MM_BARRIER;                                                                         \
-        omq_mmq_store(acc, Y, rows, r0, tr, c0, tc, th, nth);                                   \
-        OMQ_MM_BARRIER; /* acc is zeroed next */                                                \
     }                                                                                           \
     /* The device form's fallback (never expected: a GPU gives a team its thread_limit), each  \
      * output straight from W and X with no team memory: the portable tile's registers would   \
@@ -925,11 +942,13 @@ OMQ_UNROLL
     }                                                                                           \
     /* device form: the same tile with the sums in the lane's registers (NVIDIA, a thread per   \
      * lane; the check is uniform over the team, so every thread meets the same barriers) */    \
-    OMQ_DEVICE_FORM __attribute__((always_inline)) void omq_mmq_tile_mma_##T(omq_mmq_stage *st, float *acc, const BLOCK *W,    \
+    OMQ_DEVICE_FORM __attribute__((always_inline)) void omq_mmq_tile_mma_##T(omq_mmq_stage *st, const BLOCK *W,                \
                                               const omq_block_q8_1 *X, float *Y, int64_t rows,  \
                                               int64_t nb, int64_t nbx, int64_t r0, int tr,      \
                                               int64_t c0, int tc, int th, int nth) {            \
-        (void)acc;                                                                              \
+        /* 128 registers: 2 teams of 256 lanes per SM where ptxas alone took ~150 (1 team):    \
+         * a 4096 x 512 product's 256 tiles run in one wave of an H100/H200's 132 SMs */        \
+        OMQ_NVPTX_MAXNREG(128);                                                                 \
         if (!omq_mmq_mma_ok(nth)) {                                                             \
             omq_mmq_tile_apart_##T(W, X, Y, rows, nb, nbx, r0, tr, c0, tc, th, nth);            \
             return;                                                                             \
@@ -944,18 +963,22 @@ OMQ_UNROLL
                 const int64_t g = g0 + OMQ_MMQ_GS + u % OMQ_MMQ_GS;                             \
                 const int r = u / OMQ_MMQ_GS;                                                   \
                 if (g < nbx && r < tr) omq_prefetch_l1(W + (r0 + r) * nb + g / ((BS) / OMQ_QK)); \
-                if (g < nbx && r < tc) omq_prefetch_l1(X + (c0 + r) * nbx + g);                 \
+            }                                                                                   \
+            for (int v = th; v < OMQ_MMQ_TC * OMQ_MMQ_GS; v += nth) {                           \
+                const int64_t g = g0 + OMQ_MMQ_GS + v % OMQ_MMQ_GS;                             \
+                const int c = v / OMQ_MMQ_GS;                                                   \
+                if (g < nbx && c < tc) omq_prefetch_l1(X + (c0 + c) * nbx + g);                 \
             }                                                                                   \
             omq_mmq_step_mma(st, lacc, (FORM), th);                                             \
         }                                                                                       \
         omq_mmq_store_mma(lacc, Y, rows, r0, tr, c0, tc, th);                                   \
     }                                                                                           \
     OMQ_PRAGMA(omp declare variant(omq_mmq_tile_mma_##T) match(device = {arch(nvptx64)}))      \
-    static inline void omq_mmq_tile_any_##T(omq_mmq_stage *st, float *acc, const BLOCK *W,      \
+    static inline void omq_mmq_tile_any_##T(omq_mmq_stage *st, const BLOCK *W,                  \
                                             const omq_block_q8_1 *X, float *Y, int64_t rows,    \
                                             int64_t nb, int64_t nbx, int64_t r0, int tr,        \
                                             int64_t c0, int tc, int th, int nth) {              \
-        omq_mmq_tile_##T(st, acc, W, X, Y, rows, nb, nbx, r0, tr, c0, tc, th, nth);             \
+        omq_mmq_tile_##T(st, W, X, Y, rows, nb, nbx, r0, tr, c0, tc, th, nth);                  \
     }                                                                                           \
     _Pragma("omp end declare target")                                                           \
     void omq_mmq_##T(const omq_exec *ex, const void *w, int64_t rows, int64_t K,               \
@@ -991,13 +1014,12 @@ OMQ_UNROLL
                    is_device_ptr(W, X, Y))                                                      \
         {                                                                                       \
             omq_mmq_stage st;                                                                   \
-            float acc[OMQ_MMQ_TR * OMQ_MMQ_TC];                                                 \
             _Pragma("omp parallel")                                                             \
             {                                                                                   \
                 OMQ_MM_THREAD;                                                                  \
                 for (int64_t t = omp_get_team_num(); t < ntiles; t += omp_get_num_teams()) {    \
                     const int64_t r0 = (t % nrt) * OMQ_MMQ_TR, c0 = (t / nrt) * OMQ_MMQ_TC;     \
-                    omq_mmq_tile_any_##T(&st, acc, W, X, Y, rows, nb, nbx, r0,                  \
+                    omq_mmq_tile_any_##T(&st, W, X, Y, rows, nb, nbx, r0,                       \
                                          (int)OMQ_MM_MIN(rows - r0, OMQ_MMQ_TR), c0,            \
                                          (int)OMQ_MM_MIN(n - c0, OMQ_MMQ_TC), th_, nth_);       \
                 }                                                                               \
