@@ -95,7 +95,9 @@ static inline void omq_mm_fdot_cols(const float *w, int len, const float *x, int
  * dot8-insts chips); byte loads and byte-wise unpacking cost them more instructions than the
  * memory stream allows. The words hold the same bytes in the same order (little-endian), so
  * every sum is the same integer as the portable loop's. Q8_1 activations are read a word at a
- * time: omq keeps them 4-aligned (workspace and team arrays); weight blocks are 2-aligned. */
+ * time: omq keeps them 4-aligned (workspace and team arrays); weight blocks are 2-aligned, and
+ * 4-aligned for the types whose block and quant offsets allow it (Q2_K, Q4_K, Q5_K, Q8_1: the
+ * type table's alignment), which their group words then read with 4-byte loads. */
 /* a device form named by `declare variant`: host compilations never call it */
 #define OMQ_DEVICE_FORM static inline __attribute__((unused))
 

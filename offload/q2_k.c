@@ -117,7 +117,7 @@ static inline void q2_K_group_words(const omq_block_q2_K *w, int g, OMQ_NOESCAPE
                                     OMQ_NOESCAPE omq_group_coef *cf) {
     const uint8_t *qs = w->qs + 32 * (g >> 2);
     const int shift = 2 * (g & 3);
-    for (int i = 0; i < 8; ++i) q[i] = (omq_ld32_a2(qs + 4 * i) >> shift) & 0x03030303u;
+    for (int i = 0; i < 8; ++i) q[i] = (omq_ld32_a4(qs + 4 * i) >> shift) & 0x03030303u;
     *cf = (omq_group_coef){omq_fp16_to_fp32(w->d), omq_fp16_to_fp32(w->dmin),
                            {w->scales[2 * g] & 0xF, w->scales[2 * g + 1] & 0xF},
                            {w->scales[2 * g] >> 4, w->scales[2 * g + 1] >> 4}};

@@ -66,7 +66,7 @@ static inline void q4_K_group_words(const omq_block_q4_K *w, int g, OMQ_NOESCAPE
     omq_get_scale_min_k4(g, w->scales, &sc, &mn);
     const uint8_t *qs = w->qs + 32 * (g / 2);
     const int shift = 4 * (g & 1);
-    for (int i = 0; i < 8; ++i) q[i] = (omq_ld32_a2(qs + 4 * i) >> shift) & 0x0F0F0F0Fu;
+    for (int i = 0; i < 8; ++i) q[i] = (omq_ld32_a4(qs + 4 * i) >> shift) & 0x0F0F0F0Fu;
     *cf = (omq_group_coef){omq_fp16_to_fp32(w->d), omq_fp16_to_fp32(w->dmin), {sc, sc}, {mn, mn}};
 }
 

@@ -83,8 +83,8 @@ static inline void q5_K_group_words(const omq_block_q5_K *w, int g, OMQ_NOESCAPE
     const uint8_t *qs = w->qs + 32 * (g / 2);
     const int shift = 4 * (g & 1);
     for (int i = 0; i < 8; ++i)
-        q[i] = ((omq_ld32_a2(qs + 4 * i) >> shift) & 0x0F0F0F0Fu) |
-               ((omq_ld32_a2(w->qh + 4 * i) >> g) & 0x01010101u) << 4;
+        q[i] = ((omq_ld32_a4(qs + 4 * i) >> shift) & 0x0F0F0F0Fu) |
+               ((omq_ld32_a4(w->qh + 4 * i) >> g) & 0x01010101u) << 4;
     *cf = (omq_group_coef){omq_fp16_to_fp32(w->d), omq_fp16_to_fp32(w->dmin), {sc, sc}, {mn, mn}};
 }
 

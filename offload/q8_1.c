@@ -38,7 +38,7 @@ static inline void q8_1_dequantize_block(OMQ_NOESCAPE const omq_block_q8_1 *x, O
 static inline void q8_1_group_words(const omq_block_q8_1 *w, int g, OMQ_NOESCAPE uint32_t *q,
                                     OMQ_NOESCAPE omq_group_coef *cf) {
     (void)g;
-    for (int i = 0; i < 8; ++i) q[i] = omq_ld32_a2(w->qs + 4 * i);
+    for (int i = 0; i < 8; ++i) q[i] = omq_ld32_a4(w->qs + 4 * i);
     *cf = omq_coef_sym(omq_fp16_to_fp32(w->d));
 }
 

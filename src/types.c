@@ -8,6 +8,10 @@
 #define ROW(T, NAME, BS, BLOCK, ALIGN, IMAT, FN, MATMUL)                                      \
     [OMQ_TYPE_##T] = {OMQ_TYPE_##T, NAME, BS, sizeof(BLOCK), ALIGN, IMAT, omq_quantize_##FN,   \
                       omq_dequantize_##FN, MATMUL(FN)}
+/* ALIGN: what a block array's pointer must be aligned to; 4 where the block and the offset
+ * of its quants are multiples of 4, so GPU kernels read the quants as 32-bit words (Q2_K,
+ * Q4_K, Q5_K, Q8_1; Q8_K for its float). Q4_1 and Q5_1 would allow it too; their unpacking
+ * is shared with Q4_0 and Q5_0 and reads 2-byte-aligned words. */
 /* the matrix products of a quantized type, and of F32/F16 (no Q8_1 kernels) */
 #define MM_Q(FN) omq_dmmv_##FN, omq_mmvq_##FN, omq_mmq_##FN, omq_gemm_##FN
 #define MM_F(FN) omq_dmmv_##FN, NULL, NULL, omq_gemm_##FN
@@ -20,11 +24,11 @@ static const omq_type_traits traits[] = {
     ROW(Q5_0, "q5_0", 32, omq_block_q5_0, 2, 1, q5_0, MM_Q),
     ROW(Q5_1, "q5_1", 32, omq_block_q5_1, 2, 1, q5_1, MM_Q),
     ROW(Q8_0, "q8_0", 32, omq_block_q8_0, 2, 0, q8_0, MM_Q),
-    ROW(Q8_1, "q8_1", 32, omq_block_q8_1, 2, 0, q8_1, MM_Q),
-    ROW(Q2_K, "q2_K", 256, omq_block_q2_K, 2, 1, q2_K, MM_Q),
+    ROW(Q8_1, "q8_1", 32, omq_block_q8_1, 4, 0, q8_1, MM_Q),
+    ROW(Q2_K, "q2_K", 256, omq_block_q2_K, 4, 1, q2_K, MM_Q),
     ROW(Q3_K, "q3_K", 256, omq_block_q3_K, 2, 1, q3_K, MM_Q),
-    ROW(Q4_K, "q4_K", 256, omq_block_q4_K, 2, 1, q4_K, MM_Q),
-    ROW(Q5_K, "q5_K", 256, omq_block_q5_K, 2, 1, q5_K, MM_Q),
+    ROW(Q4_K, "q4_K", 256, omq_block_q4_K, 4, 1, q4_K, MM_Q),
+    ROW(Q5_K, "q5_K", 256, omq_block_q5_K, 4, 1, q5_K, MM_Q),
     ROW(Q6_K, "q6_K", 256, omq_block_q6_K, 2, 1, q6_K, MM_Q),
     ROW(Q8_K, "q8_K", 256, omq_block_q8_K, 4, 0, q8_K, MM_Q),
 };

@@ -199,6 +199,7 @@ static void bad_conversions(void **state) {
         EXPECT_FAIL(ctx, OMQ_ERR_EMPTY, omq_dequantize(ctx, Q4, y, OMQ_TYPE_F32, x, 0, 32));
         EXPECT_FAIL(ctx, OMQ_ERR_OVERFLOW, omq_dequantize(ctx, Q4, y, OMQ_TYPE_F32, x, INT64_MAX / 32, 64));
         EXPECT_FAIL(ctx, OMQ_ERR_MISALIGNED, omq_dequantize(ctx, Q4, y + 1, OMQ_TYPE_F32, x, 1, 32));
+        EXPECT_FAIL(ctx, OMQ_ERR_MISALIGNED, omq_dequantize(ctx, OMQ_TYPE_Q5_K, y + 2, OMQ_TYPE_F32, x, 1, 256));
         EXPECT_FAIL(ctx, OMQ_ERR_MISALIGNED, omq_dequantize(ctx, Q4, y, OMQ_TYPE_F32, (float *)((char *)x + 2), 1, 32));
         EXPECT_FAIL(ctx, OMQ_ERR_MISALIGNED, omq_dequantize(ctx, Q4, y, OMQ_TYPE_F16, (float *)((char *)x + 1), 1, 32));
         /* nothing above touched the poisoned output; a good call still works */
