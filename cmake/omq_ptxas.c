@@ -69,6 +69,14 @@ static int is_entry_line(const char *p) {
     return 0;
 }
 
+/* the first occurrence of the marker in [b, e), or NULL */
+static const char *find_marker(const char *b, const char *e) {
+    const size_t n = sizeof marker - 1;
+    for (const char *q = b; q + n <= e; ++q)
+        if (*q == '/' && !strncmp(q, marker, n)) return q;
+    return NULL;
+}
+
 /* Rewrites `path` when some entry's body holds the marker; returns the number of entries
  * bounded, or -1 on an I/O error or a bad bound. */
 static int bound_entries(const char *path) {
@@ -109,8 +117,8 @@ static int bound_entries(const char *path) {
         }
         const char *close = next_line(open);
         while (*close && *close != '}') close = next_line(close);
-        const char *m = strstr(open, marker);
-        if (m && m < close && !has_bound) {
+        const char *m = find_marker(open, close);
+        if (m && !has_bound) {
             const long n = strtol(m + sizeof marker - 1, NULL, 10);
             if (n < 16 || n > 255) { /* ptxas's range for .maxnreg */
                 fprintf(stderr, "omq_ptxas: %s: omq.maxnreg %ld is out of range (16..255)\n", path, n);
