@@ -6,8 +6,9 @@
  *  - Matrices are row-major float32 unless said otherwise. A quantized row of `cols`
  *    values is cols / block_size blocks laid out as in GGML/GGUF; rows follow each other
  *    with no padding (row size = omq_row_size()). Block arrays are 2-byte aligned; 4-byte
- *    for F32, Q8_1, Q2_K, Q4_K, Q5_K and Q8_K, whose blocks GPUs read a word at a time
- *    (OMQ_ERR_MISALIGNED otherwise; omq_malloc and GGUF tensor data are aligned further).
+ *    for F32, Q4_1, Q5_1, Q8_1, Q2_K, Q4_K, Q5_K and Q8_K, whose blocks GPUs read a word at
+ *    a time (OMQ_ERR_MISALIGNED otherwise; omq_malloc and GGUF tensor data are aligned
+ *    further).
  *  - Operation pointers are valid where the context computes: device pointers for a GPU
  *    context, host pointers for a host context (cuBLAS/hipBLAS convention). Operations are
  *    asynchronous: call omq_synchronize() before reading results on the host.

@@ -96,8 +96,9 @@ static inline void omq_mm_fdot_cols(const float *w, int len, const float *x, int
  * memory stream allows. The words hold the same bytes in the same order (little-endian), so
  * every sum is the same integer as the portable loop's. Q8_1 activations are read a word at a
  * time: omq keeps them 4-aligned (workspace and team arrays); weight blocks are 2-aligned, and
- * 4-aligned for the types whose block and quant offsets allow it (Q2_K, Q4_K, Q5_K, Q8_1: the
- * type table's alignment), which their group words then read with 4-byte loads. */
+ * 4-aligned for the types whose block and quant offsets allow it (Q4_1, Q5_1, Q8_1, Q2_K,
+ * Q4_K, Q5_K: the type table's alignment), which their group words then read with 4-byte
+ * loads. */
 /* a device form named by `declare variant`: host compilations never call it */
 #define OMQ_DEVICE_FORM static inline __attribute__((unused))
 
@@ -226,11 +227,14 @@ static inline uint32_t omq_sub_bytes(uint32_t v, uint32_t k) {
     return (v + 0x01010101u * (0x80u - k)) ^ 0x80808080u;
 }
 
-/* the 32 4-bit quants of a legacy block (16 bytes at 2-aligned qs: low nibbles are values
- * 0..15, high nibbles 16..31) as 8 words of bytes 0..15 */
-static inline void omq_nibbles_words(const uint8_t *qs, uint32_t *q) {
+/* a word at p, 4-aligned where a4 (a constant at every call) says so, else 2-aligned */
+static inline uint32_t omq_ld32_a(const void *p, int a4) { return a4 ? omq_ld32_a4(p) : omq_ld32_a2(p); }
+
+/* the 32 4-bit quants of a legacy block (16 bytes at qs: low nibbles are values 0..15, high
+ * nibbles 16..31) as 8 words of bytes 0..15; a4: qs is 4-aligned (Q4_1, Q5_1) */
+static inline void omq_nibbles_words(const uint8_t *qs, int a4, uint32_t *q) {
     for (int i = 0; i < 4; ++i) {
-        const uint32_t v = omq_ld32_a2(qs + 4 * i);
+        const uint32_t v = omq_ld32_a(qs + 4 * i, a4);
         q[i] = v & 0x0F0F0F0Fu;
         q[i + 4] = (v >> 4) & 0x0F0F0F0Fu;
     }
@@ -243,8 +247,8 @@ static inline uint32_t omq_bit4_bytes(uint32_t h) {
 
 /* The 5-bit quants of a Q5_0/Q5_1 block: low nibbles of qs for values 0..15, high nibbles
  * for 16..31, the fifth bit of value v in bit v of qh. omq_q5_group gives values 8g..8g+7
- * (0..31; the codecs' dequantize_group), omq_q5_words all 32 as 8 words (2-aligned qh; the
- * device dot products). */
+ * (0..31; the codecs' dequantize_group), omq_q5_words all 32 as 8 words (the device dot
+ * products; a4: qs and qh are 4-aligned, else 2-aligned). */
 static inline void omq_q5_group(OMQ_NOESCAPE const uint8_t *qs, OMQ_NOESCAPE const uint8_t *qh,
                                 int g, OMQ_NOESCAPE int *q) {
     uint32_t h;
@@ -254,9 +258,9 @@ static inline void omq_q5_group(OMQ_NOESCAPE const uint8_t *qs, OMQ_NOESCAPE con
     for (int i = 0; i < 8; ++i) q[i] = ((b[i] >> shift) & 0x0F) | (((h >> (8 * g + i)) & 1) << 4);
 }
 
-static inline void omq_q5_words(const uint8_t *qs, const uint8_t *qh, uint32_t *q) {
-    const uint32_t h = omq_ld32_a2(qh);
-    omq_nibbles_words(qs, q);
+static inline void omq_q5_words(const uint8_t *qs, const uint8_t *qh, int a4, uint32_t *q) {
+    const uint32_t h = omq_ld32_a(qh, a4);
+    omq_nibbles_words(qs, a4, q);
     for (int i = 0; i < 4; ++i) {
         q[i] |= omq_bit4_bytes(h >> (4 * i));
         q[i + 4] |= omq_bit4_bytes(h >> (16 + 4 * i));

@@ -63,7 +63,7 @@ static inline void q5_0_dequantize_block(OMQ_NOESCAPE const omq_block_q5_0 *x, O
 static inline void q5_0_group_words(const omq_block_q5_0 *w, int g, OMQ_NOESCAPE uint32_t *q,
                                     OMQ_NOESCAPE omq_group_coef *cf) {
     (void)g;
-    omq_q5_words(w->qs, w->qh, q);
+    omq_q5_words(w->qs, w->qh, 0, q);
     for (int i = 0; i < 8; ++i) q[i] = omq_sub_bytes(q[i], 16);
     *cf = omq_coef_sym(omq_fp16_to_fp32(w->d));
 }

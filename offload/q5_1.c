@@ -61,7 +61,7 @@ static inline void q5_1_dequantize_block(OMQ_NOESCAPE const omq_block_q5_1 *x, O
 static inline void q5_1_group_words(const omq_block_q5_1 *w, int g, OMQ_NOESCAPE uint32_t *q,
                                     OMQ_NOESCAPE omq_group_coef *cf) {
     (void)g;
-    omq_q5_words(w->qs, w->qh, q);
+    omq_q5_words(w->qs, w->qh, 1, q);
     *cf = omq_coef_min(omq_fp16_to_fp32(w->d), omq_fp16_to_fp32(w->m));
 }
 

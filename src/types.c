@@ -9,9 +9,8 @@
     [OMQ_TYPE_##T] = {OMQ_TYPE_##T, NAME, BS, sizeof(BLOCK), ALIGN, IMAT, omq_quantize_##FN,   \
                       omq_dequantize_##FN, MATMUL(FN)}
 /* ALIGN: what a block array's pointer must be aligned to; 4 where the block and the offset
- * of its quants are multiples of 4, so GPU kernels read the quants as 32-bit words (Q2_K,
- * Q4_K, Q5_K, Q8_1; Q8_K for its float). Q4_1 and Q5_1 would allow it too; their unpacking
- * is shared with Q4_0 and Q5_0 and reads 2-byte-aligned words. */
+ * of its quants are multiples of 4, so GPU kernels read the quants as 32-bit words (Q4_1,
+ * Q5_1, Q8_1, Q2_K, Q4_K, Q5_K; Q8_K for its float). */
 /* the matrix products of a quantized type, and of F32/F16 (no Q8_1 kernels) */
 #define MM_Q(FN) omq_dmmv_##FN, omq_mmvq_##FN, omq_mmq_##FN, omq_gemm_##FN
 #define MM_F(FN) omq_dmmv_##FN, NULL, NULL, omq_gemm_##FN
@@ -20,9 +19,9 @@ static const omq_type_traits traits[] = {
     ROW(F32, "f32", 1, float, 4, 0, f32, MM_F),
     ROW(F16, "f16", 1, uint16_t, 2, 0, f16, MM_F),
     ROW(Q4_0, "q4_0", 32, omq_block_q4_0, 2, 1, q4_0, MM_Q),
-    ROW(Q4_1, "q4_1", 32, omq_block_q4_1, 2, 1, q4_1, MM_Q),
+    ROW(Q4_1, "q4_1", 32, omq_block_q4_1, 4, 1, q4_1, MM_Q),
     ROW(Q5_0, "q5_0", 32, omq_block_q5_0, 2, 1, q5_0, MM_Q),
-    ROW(Q5_1, "q5_1", 32, omq_block_q5_1, 2, 1, q5_1, MM_Q),
+    ROW(Q5_1, "q5_1", 32, omq_block_q5_1, 4, 1, q5_1, MM_Q),
     ROW(Q8_0, "q8_0", 32, omq_block_q8_0, 2, 0, q8_0, MM_Q),
     ROW(Q8_1, "q8_1", 32, omq_block_q8_1, 4, 0, q8_1, MM_Q),
     ROW(Q2_K, "q2_K", 256, omq_block_q2_K, 4, 1, q2_K, MM_Q),

@@ -463,6 +463,7 @@ static void bad_input_on(omq_context *ctx) {
     /* K-quants whose blocks allow it are read a 4-byte word at a time on GPUs */
     EXPECT_FAIL(ctx, OMQ_ERR_MISALIGNED, omq_matmul(ctx, OMQ_TYPE_Q4_K, w + 2, R, K, F32, x, N, y, A));
     EXPECT_FAIL(ctx, OMQ_ERR_MISALIGNED, omq_matmul(ctx, OMQ_TYPE_Q2_K, w + 2, R, K, F32, x, N, y, A));
+    EXPECT_FAIL(ctx, OMQ_ERR_MISALIGNED, omq_matmul(ctx, OMQ_TYPE_Q4_1, w + 2, R, K, F32, x, N, y, A));
     EXPECT_FAIL(ctx, OMQ_ERR_MISALIGNED, omq_matmul(ctx, F32, w + 2, R, K, F32, x, N, y, A));
     EXPECT_FAIL(ctx, OMQ_ERR_MISALIGNED, omq_matmul(ctx, Q4, w, R, K, F32, x + 2, N, y, A));
     EXPECT_FAIL(ctx, OMQ_ERR_MISALIGNED, omq_matmul(ctx, Q4, w, R, K, F16, x + 1, N, y, A));
