@@ -712,16 +712,16 @@ static inline float omq_mmq_term(int form, int s0, int s1, float a0, float a1, f
 }
 
 /* The step's products (portable form): lane l keeps row l % TR, columns (l / TR) * OPL ..,
- * its sums in Y itself (a host fallback's thread runs many lanes, so they cannot live in
- * registers; in team memory the 32 KiB of sums and the stage would exceed gfx11's 64 KiB).
- * A lane's outputs are only ever touched by the thread that runs the lane. */
+ * its sums in Y itself, from zero at the first step (a host fallback's thread runs many
+ * lanes, so they cannot live in registers; in team memory the 32 KiB of sums and the stage
+ * would exceed gfx11's 64 KiB). A lane's outputs are only touched by the thread running it. */
 static inline void omq_mmq_step(const omq_mmq_stage *st, float *Y, int64_t rows, int64_t r0, int tr,
-                                int64_t c0, int tc, int form, int th, int nth) {
+                                int64_t c0, int tc, int first, int form, int th, int nth) {
     for (int l = th; l < OMQ_MMQ_LANES; l += nth) {
         const int r = l % OMQ_MMQ_TR, cb = (l / OMQ_MMQ_TR) * OMQ_MMQ_OPL;
         for (int c = cb; r < tr && c < cb + OMQ_MMQ_OPL && c < tc; ++c) {
             float *y = Y + (c0 + c) * rows + r0 + r;
-            float s = *y;
+            float s = first ? 0.0f : *y;
             for (int j = 0; j < OMQ_MMQ_GS; ++j) {
                 const int8_t *wq = st->w + r * OMQ_MMQ_RS + 32 * j, *xq = st->x + c * OMQ_MMQ_RS + 32 * j;
                 const int h0 = 2 * j * OMQ_MMQ_TR + r, h1 = h0 + OMQ_MMQ_TR;
@@ -736,24 +736,15 @@ static inline void omq_mmq_step(const omq_mmq_stage *st, float *Y, int64_t rows,
     }
 }
 
-/* the portable form's sums start at zero: each lane clears its own outputs */
-static inline void omq_mmq_clear(float *Y, int64_t rows, int64_t r0, int tr, int64_t c0, int tc, int th,
-                                 int nth) {
-    for (int l = th; l < OMQ_MMQ_LANES; l += nth) {
-        const int r = l % OMQ_MMQ_TR, cb = (l / OMQ_MMQ_TR) * OMQ_MMQ_OPL;
-        for (int c = cb; r < tr && c < cb + OMQ_MMQ_OPL && c < tc; ++c) Y[(c0 + c) * rows + r0 + r] = 0;
-    }
-}
-
 /* Device form for NVIDIA (sm_80 on): integer matrix instructions. A team's warps (WR along
  * the rows) each take 32 rows x 32 columns of the tile (2 x 4 fragments of 16 x 8), their
  * sums in the lane's registers (lacc: OPL floats) instead of Y. Per group, one
  * mma.m16n8k32 per fragment gives the 32-value integer dot products (two m16n8k16, one per
- * half, for OMQ_GF_HALVES),
- * the same integers the portable form adds, then the same omq_mmq_term. Fragment layouts:
- * PTX ISA, "Matrix Fragments for mma.m16n8k32" (lane = 4 group + tq; A: rows group and
- * group + 8, bytes 4 tq.. and 16 + 4 tq..; B: column group, the same bytes; C: rows group,
- * group + 8, columns 2 tq, 2 tq + 1). Needs a thread per lane; otherwise the portable form. */
+ * half, for OMQ_GF_HALVES), the same integers the portable form adds, then the same
+ * omq_mmq_term. Fragment layouts: PTX ISA, "Matrix Fragments for mma.m16n8k32" (lane =
+ * 4 group + tq; A: rows group and group + 8, bytes 4 tq.. and 16 + 4 tq..; B: column group,
+ * the same bytes; C: rows group, group + 8, columns 2 tq, 2 tq + 1). Needs a thread per
+ * lane; otherwise the portable form. */
 static inline void omq_mma_k32(const uint32_t *a, const uint32_t *b, OMQ_NOESCAPE int *c) {
 #if defined(__NVPTX__) && __CUDA_ARCH__ >= 800
     __asm__("mma.sync.aligned.m16n8k32.row.col.s32.s8.s8.s32 {%0, %1, %2, %3}, {%4, %5, %6, %7}, "
@@ -871,7 +862,7 @@ OMQ_UNROLL
 /* Target form: a team per TR x TC tile of Y (row tiles fastest, so neighbouring teams share
  * an X tile in cache). Per step of GS groups the team stages W's groups (T_group_words:
  * neighbouring lanes take neighbouring groups of a row) and X's Q8_1 blocks, then adds the
- * step's products (omq_mmq_step_any: a device form per GPU). Host form: a thread per
+ * step's products (omq_mmq_tile_any: a device form per GPU). Host form: a thread per
  * HTR x HTC tile, block by block, so a weight block is unpacked once for HTC columns and the
  * HTC Q8_1 blocks of a step stay in L1 for the HTR rows. */
 #define OMQ_DEFINE_MMQ(T, BLOCK, BS, FORM)                                                      \
@@ -902,12 +893,11 @@ OMQ_UNROLL
                                         const omq_block_q8_1 *X, float *Y, int64_t rows,        \
                                         int64_t nb, int64_t nbx, int64_t r0, int tr,            \
                                         int64_t c0, int tc, int th, int nth) {                  \
-        omq_mmq_clear(Y, rows, r0, tr, c0, tc, th, nth);                                        \
         for (int64_t g0 = 0; g0 < nbx; g0 += OMQ_MMQ_GS) {                                      \
             OMQ_MM_BARRIER; /* the previous step (or tile) is done with st */                   \
             omq_mmq_stage_##T(st, W, X, nb, nbx, r0, tr, c0, tc, g0, th, nth);                  \
             OMQ_MM_BARRIER;                                                                     \
-            omq_mmq_step(st, Y, rows, r0, tr, c0, tc, (FORM), th, nth);                         \
+            omq_mmq_step(st, Y, rows, r0, tr, c0, tc, g0 == 0, (FORM), th, nth);                \
         }                                                                                       \
     }                                                                                           \
     /* The device form's fallback (never expected: a GPU gives a team its thread_limit), each  \
