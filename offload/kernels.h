@@ -20,6 +20,7 @@ typedef struct omq_exec {
     int device; /* OpenMP device number, for OMQ_EXEC_TARGET */
     int *fault; /* one int in `device` memory where kernels latch a deferred error */
     void *workspace; /* scratch in `device` memory, as large as the submission asked for */
+    int units;       /* compute units of `device` (SMs, CUs); 0 if unknown */
 } omq_exec;
 
 /* Deferred error a kernel can latch into *fault (an omq_status value). */
@@ -59,6 +60,14 @@ OMQ_DECLARE_CODEC(q8_K)
 typedef void (*omq_matmul_fn)(const omq_exec *ex, const void *w, int64_t rows, int64_t k,
                               const void *x, int64_t n, float *y);
 
+/* GEMV (n = 1) of a quantized W for target executions: mmvq's arithmetic in one region, X
+ * (x_kind: float32, binary16, or Q8_1 blocks, 4-byte aligned) staged as Q8_1 in team memory,
+ * for K up to OMQ_GEMV_XBLOCKS * 32. */
+enum { OMQ_GEMV_X_F32 = 0, OMQ_GEMV_X_F16 = 1, OMQ_GEMV_X_Q8_1 = 2 };
+typedef void (*omq_gemv_fn)(const omq_exec *ex, const void *w, int64_t rows, int64_t k,
+                            const void *x, int x_kind, float *y);
+#define OMQ_GEMV_XBLOCKS 896 /* 32 KiB of team memory: K up to 28672 */
+
 #define OMQ_DECLARE_MATMUL_FLOAT(T)                                                          \
     void omq_dmmv_##T(const omq_exec *ex, const void *w, int64_t rows, int64_t k,          \
                       const void *x, int64_t n, float *y);                                   \
@@ -69,7 +78,9 @@ typedef void (*omq_matmul_fn)(const omq_exec *ex, const void *w, int64_t rows, i
     void omq_mmvq_##T(const omq_exec *ex, const void *w, int64_t rows, int64_t k,          \
                       const void *x, int64_t n, float *y);                                   \
     void omq_mmq_##T(const omq_exec *ex, const void *w, int64_t rows, int64_t k,           \
-                     const void *x, int64_t n, float *y);
+                     const void *x, int64_t n, float *y);                                    \
+    void omq_gemv_##T(const omq_exec *ex, const void *w, int64_t rows, int64_t k,          \
+                      const void *x, int x_kind, float *y);
 
 OMQ_DECLARE_MATMUL_FLOAT(f32)
 OMQ_DECLARE_MATMUL_FLOAT(f16)

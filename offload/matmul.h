@@ -430,7 +430,7 @@ static inline void omq_mm_fdot_cols_host(const float *w, int len, const float *x
  * whether it did (always no off GPUs: the host fallback has fewer threads than lanes, and
  * shuffles trap there); omq_mm_row_sum leaves the sum in the row's first lane. */
 #pragma omp declare target
-static inline int omq_mm_shuffle_ok_gpu(int nth) { return nth == OMQ_MM_LANES; }
+static inline int omq_mm_shuffle_ok_gpu(int nth, int lanes) { return nth == lanes; }
 static inline float omq_mm_row_sum_gpu(float v, int lpr) {
 #if defined(__NVPTX__) || defined(__AMDGCN__)
     for (int d = lpr >> 1; d > 0; d >>= 1) v += ompx_shfl_down_sync_f(~0ull, v, (unsigned)d, lpr);
@@ -443,8 +443,9 @@ static inline float omq_mm_row_sum_gpu(float v, int lpr) {
 #if defined(__clang__)
 #pragma omp declare variant(omq_mm_shuffle_ok_gpu) match(device = {kind(gpu)})
 #endif
-static inline int omq_mm_shuffle_ok(int nth) {
+static inline int omq_mm_shuffle_ok(int nth, int lanes) {
     (void)nth;
+    (void)lanes;
     return 0;
 }
 
@@ -460,6 +461,130 @@ static inline float omq_mm_row_sum(float v, int lpr) {
 /* the thread's first lane and stride, inside the parallel region */
 #define OMQ_MM_THREAD const int th_ = omp_get_thread_num(), nth_ = omp_get_num_threads()
 #define OMQ_MM_BARRIER _Pragma("omp barrier")
+
+/* ------------------------------------------------------------------ activations to Q8_1
+ * X is a few blocks (a 4096-value row is 128), so quantizing it is a latency, not a
+ * bandwidth, problem: one thread per block spent ~6 us on the H100 in its serial chain.
+ * Here 4 lanes share a block (8 values each): amax and finiteness of the parts meet in team
+ * memory, every lane derives the same d and 1/d and quantizes its 8 values, and the block's
+ * first lane adds the parts' integer sums. The operations per value and per block are
+ * q8_1_quantize_block's (max is exact in any order, the sum is an integer), so the bytes are
+ * omq_quantize_q8_1's (of the values widened to float32 where X is binary16). */
+#define OMQ_Q8A_PARTS 4                      /* lanes per block */
+#define OMQ_Q8A_VPL (OMQ_QK / OMQ_Q8A_PARTS) /* values per lane */
+
+#pragma omp declare target
+static inline float omq_q8a_value(const void *src, int f16, int64_t i) {
+    return f16 ? omq_fp16_to_fp32(((const uint16_t *)src)[i]) : ((const float *)src)[i];
+}
+
+/* One step of a team: blocks b0 .. b0 + lanes / 4 - 1 of src (those below nb) into y32 (9
+ * words a block; device or team memory). amax_, ok_ and sum_ hold `lanes` entries in team
+ * memory; non-finite blocks become zeros and latch *fault. Every thread of the team calls it
+ * (it has barriers, the last one at its end), taking lanes th, th + nth, ... */
+static inline void omq_q8a_step(const void *src, int f16, uint32_t *y32, int64_t b0, int64_t nb,
+                                int lanes, float *amax_, int *ok_, int *sum_, int *fault, int th,
+                                int nth) {
+    for (int l = th; l < lanes; l += nth) {
+        const int64_t b = b0 + l / OMQ_Q8A_PARTS;
+        float amax = 0.0f;
+        int ok = 1;
+        if (b < nb) {
+            const int64_t i0 = b * OMQ_QK + (l % OMQ_Q8A_PARTS) * OMQ_Q8A_VPL;
+            for (int j = 0; j < OMQ_Q8A_VPL; ++j) {
+                const float x = omq_q8a_value(src, f16, i0 + j);
+                const float a = omq_fabsf(x);
+                amax = amax > a ? amax : a;
+                ok &= omq_is_finite(x);
+            }
+        }
+        amax_[l] = amax;
+        ok_[l] = ok;
+    }
+    OMQ_MM_BARRIER;
+    for (int l = th; l < lanes; l += nth) {
+        const int64_t b = b0 + l / OMQ_Q8A_PARTS;
+        const int l0 = l - l % OMQ_Q8A_PARTS, part = l % OMQ_Q8A_PARTS;
+        float amax = 0.0f;
+        int ok = 1;
+        for (int p = 0; p < OMQ_Q8A_PARTS; ++p) {
+            amax = amax > amax_[l0 + p] ? amax : amax_[l0 + p];
+            ok &= ok_[l0 + p];
+        }
+        const float d = amax / 127;
+        const float id = d ? 1.0f / d : 0.0f;
+        uint32_t w[OMQ_Q8A_VPL / 4] = {0, 0};
+        int sum = 0;
+        if (b < nb && ok) {
+            const int64_t i0 = b * OMQ_QK + part * OMQ_Q8A_VPL;
+            for (int j = 0; j < OMQ_Q8A_VPL; ++j) {
+                const int8_t q = (int8_t)omq_roundf(omq_q8a_value(src, f16, i0 + j) * id);
+                sum += q;
+                w[j / 4] |= (uint32_t)(uint8_t)q << 8 * (j % 4);
+            }
+        }
+        if (b < nb) {
+            uint32_t *yb = y32 + b * (sizeof(omq_block_q8_1) / 4);
+            for (int k = 0; k < OMQ_Q8A_VPL / 4; ++k) yb[1 + part * (OMQ_Q8A_VPL / 4) + k] = w[k];
+        }
+        sum_[l] = sum;
+    }
+    OMQ_MM_BARRIER;
+    for (int l = th; l < lanes; l += nth) {
+        const int64_t b = b0 + l / OMQ_Q8A_PARTS;
+        if (l % OMQ_Q8A_PARTS || b >= nb) continue;
+        float amax = 0.0f;
+        int ok = 1, sum = 0;
+        for (int p = 0; p < OMQ_Q8A_PARTS; ++p) {
+            amax = amax > amax_[l + p] ? amax : amax_[l + p];
+            ok &= ok_[l + p];
+            sum += sum_[l + p];
+        }
+        const float d = amax / 127;
+        /* d and s, little-endian halves of the block's first word */
+        y32[b * (sizeof(omq_block_q8_1) / 4)] =
+            ok ? omq_fp32_to_fp16(d) | (uint32_t)omq_fp32_to_fp16(sum * d) << 16 : 0u;
+        if (!ok) omq_latch_fault(fault, OMQ_FAULT_NONFINITE);
+    }
+    OMQ_MM_BARRIER; /* amax_, ok_ and sum_ are rewritten next; y32 is complete */
+}
+
+/* Block b of src (float32, or binary16 where f16) by one lane into the 9 words at y32 + 9 b:
+ * q8_1_quantize_block's operations (omq_quantize_q8_1's bytes), the 32 values loaded at once
+ * and kept in registers; a non-finite block becomes zeros and latches *fault. */
+static inline void omq_q8a_block(const void *src, int f16, int64_t b, uint32_t *y32, int *fault) {
+    float v[OMQ_QK];
+    if (f16) {
+        const uint16_t *s = (const uint16_t *)src + b * OMQ_QK;
+        for (int j = 0; j < OMQ_QK; ++j) v[j] = omq_fp16_to_fp32(s[j]);
+    } else {
+        const float *s = (const float *)src + b * OMQ_QK;
+        for (int j = 0; j < OMQ_QK; ++j) v[j] = s[j];
+    }
+    float amax = 0.0f;
+    int ok = 1;
+    for (int j = 0; j < OMQ_QK; ++j) {
+        const float a = omq_fabsf(v[j]);
+        amax = amax > a ? amax : a;
+        ok &= omq_is_finite(v[j]);
+    }
+    const float d = amax / 127;
+    const float id = d ? 1.0f / d : 0.0f;
+    uint32_t *yb = y32 + b * (int64_t)(sizeof(omq_block_q8_1) / 4);
+    int sum = 0;
+    for (int k = 0; k < OMQ_QK / 4; ++k) {
+        uint32_t w = 0;
+        for (int i = 0; i < 4; ++i) {
+            const int8_t q = ok ? (int8_t)omq_roundf(v[4 * k + i] * id) : 0;
+            sum += q;
+            w |= (uint32_t)(uint8_t)q << 8 * i;
+        }
+        yb[1 + k] = w;
+    }
+    yb[0] = ok ? omq_fp32_to_fp16(d) | (uint32_t)omq_fp32_to_fp16(sum * d) << 16 : 0u;
+    if (!ok) omq_latch_fault(fault, OMQ_FAULT_NONFINITE);
+}
+#pragma omp end declare target
 
 /* ------------------------------------------------------------------ row kernels
  * Target form: a team per rpt rows, lpr lanes per row (rpt * lpr = OMQ_MM_LANES). A row is
@@ -483,7 +608,6 @@ static inline float omq_mm_row_sum(float v, int lpr) {
 #define OMQ_MM_ROWS_TARGET_(ex, W, X, Y, rows, nu, n, ACC, T, BS, NCM)                          \
     do {                                                                                        \
         const int lpr_ = omq_mm_lanes_per_row(nu), rpt_ = OMQ_MM_LANES / lpr_;                  \
-        const int lsh_ = __builtin_ctz((unsigned)lpr_); /* l / lpr as a shift: no division */   \
         const int64_t ntiles_ = ((rows) + rpt_ - 1) / rpt_;                                     \
         const int dev_ = (ex)->device, nteams_ = omq_teams_for_tiles(dev_, ntiles_);                \
         OMQ_PRAGMA(omp target teams num_teams(nteams_) thread_limit(OMQ_MM_LANES)               \
@@ -493,43 +617,52 @@ static inline float omq_mm_row_sum(float v, int lpr) {
             _Pragma("omp parallel")                                                             \
             {                                                                                   \
                 OMQ_MM_THREAD;                                                                  \
-                for (int64_t tm_ = omp_get_team_num(); tm_ < ntiles_; tm_ += omp_get_num_teams()) { \
-                    for (int64_t c0_ = 0; c0_ < (n); c0_ += (NCM)) {                            \
-                        const int nc_ = (int)OMQ_MM_MIN((n) - c0_, (NCM));                      \
-                        if ((NCM) == 1 && omq_mm_shuffle_ok(nth_)) { /* thread th_ is lane th_ */ \
-                            const int64_t r_ = tm_ * rpt_ + (th_ >> lsh_);                      \
-                            float a_[1] = {0};                                                  \
-                            if (r_ < (rows))                                                    \
-                                for (int64_t u_ = th_ & (lpr_ - 1); u_ < (nu); u_ += lpr_)      \
-                                    ACC(T, BS, r_, u_, c0_, 1, a_);                             \
-                            const float s_ = omq_mm_row_sum(a_[0], lpr_);                       \
-                            if ((th_ & (lpr_ - 1)) == 0 && r_ < (rows)) Y[c0_ * (rows) + r_] = s_; \
-                            continue;                                                           \
-                        }                                                                       \
-                        for (int l_ = th_; l_ < OMQ_MM_LANES; l_ += nth_) {                     \
-                            const int64_t r_ = tm_ * rpt_ + (l_ >> lsh_);                       \
-                            float acc_[NCM];                                                    \
-                            for (int c_ = 0; c_ < (NCM); ++c_) acc_[c_] = 0;                    \
-                            if (r_ < (rows))                                                    \
-                                for (int64_t u_ = l_ & (lpr_ - 1); u_ < (nu); u_ += lpr_)       \
-                                    ACC(T, BS, r_, u_, c0_, (NCM) == 1 ? 1 : nc_, acc_);        \
-                            for (int c_ = 0; c_ < (NCM); ++c_)                                  \
-                                part_[l_ * (NCM) + c_] = acc_[c_];                              \
-                        }                                                                       \
-                        OMQ_MM_BARRIER;                                                         \
-                        for (int o_ = th_; o_ < rpt_ * nc_; o_ += nth_) {                       \
-                            const int rr_ = o_ & (rpt_ - 1), c_ = o_ >> (OMQ_MM_LSH - lsh_);    \
-                            const int64_t r_ = tm_ * rpt_ + rr_;                                \
-                            if (r_ < (rows)) {                                                  \
-                                float s_ = 0;                                                   \
-                                for (int sl_ = 0; sl_ < lpr_; ++sl_)                            \
-                                    s_ += part_[(rr_ * lpr_ + sl_) * (NCM) + c_];               \
-                                Y[(c0_ + c_) * (rows) + r_] = s_;                               \
-                            }                                                                   \
-                        }                                                                       \
-                        OMQ_MM_BARRIER; /* part_ is rewritten next */                           \
+                OMQ_MM_ROWS_TILES(W, X, Y, rows, nu, n, ACC, T, BS, NCM, OMQ_MM_LANES,          \
+                                  OMQ_MM_LSH, lpr_, rpt_, ntiles_, part_);                      \
+            }                                                                                   \
+        }                                                                                       \
+    } while (0)
+
+/* A team's walk over its tiles (inside the parallel region): LANES lanes (a constant, 2^LSH),
+ * lpr of them per row, rpt = LANES / lpr rows per tile; part_ holds LANES * NCM floats. */
+#define OMQ_MM_ROWS_TILES(W, X, Y, rows, nu, n, ACC, T, BS, NCM, LANES, LSH, lpr_, rpt_, ntiles_, \
+                          part_)                                                                \
+    do {                                                                                        \
+        const int lsh_ = __builtin_ctz((unsigned)lpr_); /* l / lpr as a shift: no division */   \
+        for (int64_t tm_ = omp_get_team_num(); tm_ < ntiles_; tm_ += omp_get_num_teams()) {     \
+            for (int64_t c0_ = 0; c0_ < (n); c0_ += (NCM)) {                                    \
+                const int nc_ = (int)OMQ_MM_MIN((n) - c0_, (NCM));                              \
+                if ((NCM) == 1 && omq_mm_shuffle_ok(nth_, (LANES))) { /* thread th_: lane th_ */ \
+                    const int64_t r_ = tm_ * rpt_ + (th_ >> lsh_);                              \
+                    float a_[1] = {0};                                                          \
+                    if (r_ < (rows))                                                            \
+                        for (int64_t u_ = th_ & (lpr_ - 1); u_ < (nu); u_ += lpr_)              \
+                            ACC(T, BS, r_, u_, c0_, 1, a_);                                     \
+                    const float s_ = omq_mm_row_sum(a_[0], lpr_);                               \
+                    if ((th_ & (lpr_ - 1)) == 0 && r_ < (rows)) Y[c0_ * (rows) + r_] = s_;      \
+                    continue;                                                                   \
+                }                                                                               \
+                for (int l_ = th_; l_ < (LANES); l_ += nth_) {                                  \
+                    const int64_t r_ = tm_ * rpt_ + (l_ >> lsh_);                               \
+                    float acc_[NCM];                                                            \
+                    for (int c_ = 0; c_ < (NCM); ++c_) acc_[c_] = 0;                            \
+                    if (r_ < (rows))                                                            \
+                        for (int64_t u_ = l_ & (lpr_ - 1); u_ < (nu); u_ += lpr_)               \
+                            ACC(T, BS, r_, u_, c0_, (NCM) == 1 ? 1 : nc_, acc_);                \
+                    for (int c_ = 0; c_ < (NCM); ++c_) part_[l_ * (NCM) + c_] = acc_[c_];       \
+                }                                                                               \
+                OMQ_MM_BARRIER;                                                                 \
+                for (int o_ = th_; o_ < rpt_ * nc_; o_ += nth_) {                               \
+                    const int rr_ = o_ & (rpt_ - 1), c_ = o_ >> ((LSH) - lsh_);                 \
+                    const int64_t r_ = tm_ * rpt_ + rr_;                                        \
+                    if (r_ < (rows)) {                                                          \
+                        float s_ = 0;                                                           \
+                        for (int sl_ = 0; sl_ < lpr_; ++sl_)                                    \
+                            s_ += part_[(rr_ * lpr_ + sl_) * (NCM) + c_];                       \
+                        Y[(c0_ + c_) * (rows) + r_] = s_;                                       \
                     }                                                                           \
                 }                                                                               \
+                OMQ_MM_BARRIER; /* part_ is rewritten next */                                   \
             }                                                                                   \
         }                                                                                       \
     } while (0)
@@ -607,6 +740,65 @@ static inline float omq_mm_row_sum(float v, int lpr) {
             }                                                                                   \
         } else {                                                                                \
             OMQ_MM_ROWS_TARGET(ex, W, X, Y, rows, nb * (UPB), n, ACC, T, BS);                  \
+        }                                                                                       \
+    }
+
+/* ------------------------------------------------------------------ gemv
+ * mmvq for one column of X in one target region: X (float32 or binary16, quantized here with
+ * omq_quantize's bytes; or Q8_1 blocks, copied) is staged in each team's memory, then the team
+ * walks its tiles as mmvq's one-column kernel with the same lanes per row, hence the same
+ * integer and float steps. Float X thus costs one region instead of two (X's quantization,
+ * then the product: each region is a launch and a host round trip, ~10 us queued and ~25 us
+ * synchronized). Teams are as wide as a GPU allows and only as many as it runs at once (one
+ * per SM), so X is staged once per SM (132 x 16 KiB of L2 reads for K = 4096 on the H100); a
+ * lane per block of X, its values in registers: one round of loads, no barrier but the last.
+ * On an H200, queued, against the two regions with 128-lane teams: 14336x4096 q4_0 50 -> 35
+ * us, 4096x14336 49 -> 41; 512-lane teams (two per SM, twice the staging) gave 36 and 45,
+ * 256-lane teams 36-43 and 63-70. */
+#define OMQ_GEMV_LANES 1024
+#define OMQ_GEMV_LSH 10 /* log2(OMQ_GEMV_LANES) */
+#define OMQ_GEMV_NREG 64 /* registers a lane on NVIDIA (65536 an SM: 1024 lanes resident) */
+
+#pragma omp declare target
+/* Teams of `lanes` lanes for kernels whose teams each pay a set-up: as many as the device runs
+ * at once, 1024 lanes per compute unit (an NVIDIA SM's registers at OMQ_GEMV_NREG a lane; a
+ * guess of 128 units where the count is unknown), at most one per tile; one on the host
+ * fallback. */
+static inline int omq_teams_resident(const omq_exec *ex, int64_t tiles, int lanes) {
+    if (ex->device == omp_get_initial_device()) return 1;
+    const int64_t resident = (int64_t)(ex->units > 0 ? ex->units : 128) * (1024 / lanes);
+    return (int)(tiles < resident ? tiles : resident);
+}
+#pragma omp end declare target
+
+#define OMQ_DEFINE_GEMV(T, BLOCK, BS, UPB, ACC)                                                 \
+    void omq_gemv_##T(const omq_exec *ex, const void *w, int64_t rows, int64_t K,              \
+                      const void *x, int x_kind, float *Y) {                                    \
+        const BLOCK *W = (const BLOCK *)w;                                                      \
+        const int64_t nb = K / (BS), nbx = K / OMQ_QK, nu_ = nb * (UPB);                        \
+        const int lpr_ = omq_mm_lanes_per_row(nu_), rpt_ = OMQ_GEMV_LANES / lpr_;               \
+        const int64_t ntiles_ = (rows + rpt_ - 1) / rpt_;                                       \
+        const int dev_ = ex->device, nteams_ = omq_teams_resident(ex, ntiles_, OMQ_GEMV_LANES); \
+        int *fault_ = ex->fault;                                                                \
+        OMQ_PRAGMA(omp target teams num_teams(nteams_) thread_limit(OMQ_GEMV_LANES)             \
+                   device(dev_) is_device_ptr(W, x, Y, fault_))                                 \
+        {                                                                                       \
+            uint32_t xq_[OMQ_GEMV_XBLOCKS * sizeof(omq_block_q8_1) / 4];                        \
+            float part_[OMQ_GEMV_LANES];                                                        \
+            _Pragma("omp parallel")                                                             \
+            {                                                                                   \
+                OMQ_NVPTX_MAXNREG(OMQ_GEMV_NREG);                                               \
+                OMQ_MM_THREAD;                                                                  \
+                if (x_kind == OMQ_GEMV_X_Q8_1)                                                  \
+                    for (int64_t i_ = th_; i_ < nbx * 9; i_ += nth_) xq_[i_] = ((const uint32_t *)x)[i_]; \
+                else                                                                            \
+                    for (int64_t b_ = th_; b_ < nbx; b_ += nth_)                                \
+                        omq_q8a_block(x, x_kind == OMQ_GEMV_X_F16, b_, xq_, fault_);            \
+                OMQ_MM_BARRIER;                                                                 \
+                const omq_block_q8_1 *X = (const omq_block_q8_1 *)xq_;                          \
+                OMQ_MM_ROWS_TILES(W, X, Y, rows, nu_, 1, ACC, T, BS, 1, OMQ_GEMV_LANES,         \
+                                  OMQ_GEMV_LSH, lpr_, rpt_, ntiles_, part_);                    \
+            }                                                                                   \
         }                                                                                       \
     }
 
@@ -782,7 +974,8 @@ static inline void omq_prefetch_l1(const void *p) {
  * cannot express for OpenMP kernels. A no-op elsewhere, and in programs that link the
  * static archive themselves. */
 #if defined(__NVPTX__)
-#define OMQ_NVPTX_MAXNREG(n) __asm__ volatile("// omq.maxnreg " #n)
+#define OMQ_NVPTX_MAXNREG(n) OMQ_NVPTX_MAXNREG_(n) /* n may be a macro */
+#define OMQ_NVPTX_MAXNREG_(n) __asm__ volatile("// omq.maxnreg " #n)
 #else
 #define OMQ_NVPTX_MAXNREG(n) ((void)0)
 #endif
@@ -1124,6 +1317,7 @@ OMQ_UNROLL
 #define OMQ_DEFINE_MATMUL_(T, BLOCK, BS, FORM, UPB, ACC)                                        \
     OMQ_DEFINE_MATMUL_FLOAT(T, BLOCK, BS)                                                       \
     OMQ_DEFINE_MMVQ(T, BLOCK, BS, UPB, ACC)                                                     \
+    OMQ_DEFINE_GEMV(T, BLOCK, BS, UPB, ACC)                                                     \
     OMQ_DEFINE_MMQ(T, BLOCK, BS, FORM)
 
 /* quantized types (FORM: their T_group_words' OMQ_GF_*); _GROUPS for those whose row

@@ -65,18 +65,10 @@ void omq_quantize_q8_1_f16(const omq_exec *ex, const uint16_t *src, void *dst, i
     });
 }
 
-/* Activations of the matrix products on devices: X is a few blocks (a 4096-value row is 128),
- * so quantizing them is a latency, not a bandwidth, problem: one thread per block spent ~6 us
- * on the H100 in its serial chain. Here 4 lanes share a block (8 values each): amax and
- * finiteness of the parts meet in team memory, every lane derives the same d and 1/d and
- * quantizes its 8 values, and the block's first lane adds the parts' integer sums. The
- * operations per value and per block are q8_1_quantize_block's (max is exact in any order,
- * the sum is an integer), so the bytes are omq_quantize_q8_1's; the matrix-product tests
- * compare with the host's quantization of X. Host threads take omq_quantize_q8_1. */
-#define OMQ_Q8A_PARTS 4                       /* lanes per block */
-#define OMQ_Q8A_LANES 128                     /* lanes per team */
+/* Activations of the matrix products on devices: omq_q8a_step (matmul.h) over tiles of
+ * OMQ_Q8A_LANES / 4 blocks. Host threads take omq_quantize_q8_1. */
+#define OMQ_Q8A_LANES 128 /* lanes per team */
 #define OMQ_Q8A_BPT (OMQ_Q8A_LANES / OMQ_Q8A_PARTS) /* blocks per team step */
-#define OMQ_Q8A_VPL (OMQ_QK / OMQ_Q8A_PARTS) /* values per lane */
 
 void omq_quantize_q8_1_act(const omq_exec *ex, const float *src, void *dst, int64_t rows,
                            int64_t cols) {
@@ -96,71 +88,9 @@ void omq_quantize_q8_1_act(const omq_exec *ex, const float *src, void *dst, int6
         _Pragma("omp parallel")
         {
             OMQ_MM_THREAD;
-            for (int64_t t = omp_get_team_num(); t < ntiles; t += omp_get_num_teams()) {
-                for (int l = th_; l < OMQ_Q8A_LANES; l += nth_) {
-                    const int64_t b = t * OMQ_Q8A_BPT + l / OMQ_Q8A_PARTS;
-                    float amax = 0.0f;
-                    int ok = 1;
-                    if (b < nb) {
-                        const float *x = src + b * OMQ_QK + (l % OMQ_Q8A_PARTS) * OMQ_Q8A_VPL;
-                        for (int j = 0; j < OMQ_Q8A_VPL; ++j) {
-                            const float a = omq_fabsf(x[j]);
-                            amax = amax > a ? amax : a;
-                            ok &= omq_is_finite(x[j]);
-                        }
-                    }
-                    amax_[l] = amax;
-                    ok_[l] = ok;
-                }
-                OMQ_MM_BARRIER;
-                for (int l = th_; l < OMQ_Q8A_LANES; l += nth_) {
-                    const int64_t b = t * OMQ_Q8A_BPT + l / OMQ_Q8A_PARTS;
-                    const int l0 = l - l % OMQ_Q8A_PARTS, part = l % OMQ_Q8A_PARTS;
-                    float amax = 0.0f;
-                    int ok = 1;
-                    for (int p = 0; p < OMQ_Q8A_PARTS; ++p) {
-                        amax = amax > amax_[l0 + p] ? amax : amax_[l0 + p];
-                        ok &= ok_[l0 + p];
-                    }
-                    const float d = amax / 127;
-                    const float id = d ? 1.0f / d : 0.0f;
-                    uint32_t w[OMQ_Q8A_VPL / 4] = {0, 0};
-                    int sum = 0;
-                    if (b < nb && ok) {
-                        const float *x = src + b * OMQ_QK + part * OMQ_Q8A_VPL;
-                        for (int j = 0; j < OMQ_Q8A_VPL; ++j) {
-                            const int8_t q = (int8_t)omq_roundf(x[j] * id);
-                            sum += q;
-                            w[j / 4] |= (uint32_t)(uint8_t)q << 8 * (j % 4);
-                        }
-                    }
-                    if (b < nb) {
-                        uint32_t *yb = y32 + b * (sizeof(omq_block_q8_1) / 4);
-                        for (int k = 0; k < OMQ_Q8A_VPL / 4; ++k)
-                            yb[1 + part * (OMQ_Q8A_VPL / 4) + k] = w[k];
-                    }
-                    sum_[l] = sum;
-                }
-                OMQ_MM_BARRIER;
-                for (int l = th_; l < OMQ_Q8A_LANES; l += nth_) {
-                    const int64_t b = t * OMQ_Q8A_BPT + l / OMQ_Q8A_PARTS;
-                    if (l % OMQ_Q8A_PARTS || b >= nb) continue;
-                    float amax = 0.0f;
-                    int ok = 1, sum = 0;
-                    for (int p = 0; p < OMQ_Q8A_PARTS; ++p) {
-                        amax = amax > amax_[l + p] ? amax : amax_[l + p];
-                        ok &= ok_[l + p];
-                        sum += sum_[l + p];
-                    }
-                    const float d = amax / 127;
-                    /* d and s, little-endian halves of the block's first word */
-                    y32[b * (sizeof(omq_block_q8_1) / 4)] =
-                        ok ? omq_fp32_to_fp16(d) | (uint32_t)omq_fp32_to_fp16(sum * d) << 16 : 0u;
-                    if (!ok) omq_latch_fault(fault, OMQ_FAULT_NONFINITE);
-                }
-                OMQ_MM_BARRIER; /* amax_, ok_ and sum_ are rewritten next */
-            }
+            for (int64_t t = omp_get_team_num(); t < ntiles; t += omp_get_num_teams())
+                omq_q8a_step(src, 0, y32, t * OMQ_Q8A_BPT, nb, OMQ_Q8A_LANES, amax_, ok_, sum_,
+                             fault, th_, nth_);
         }
     }
 }
-

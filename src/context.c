@@ -33,7 +33,7 @@ const char *omq_device_report(void) {
 }
 
 omq_exec omq_stream_exec(const omq_stream *s) {
-    const omq_exec ex = {s->ctx->exec_kind, s->ctx->omp_device, s->fault, s->workspace};
+    const omq_exec ex = {s->ctx->exec_kind, s->ctx->omp_device, s->fault, s->workspace, s->ctx->units};
     return ex;
 }
 
@@ -306,6 +306,7 @@ omq_status omq_context_create(omq_context **out, int device) {
         snprintf(ctx->description, sizeof ctx->description, "GPU %d (%s backend, OpenMP device %d of %d)",
                  device, ctx->be->name, device, ngpu);
     }
+    ctx->units = ctx->be->compute_units ? ctx->be->compute_units(ctx) : 0;
     omq_status st = open_stream(ctx, NULL, OMQ_EXTERNAL_NONE, &ctx->default_stream);
     if (st) {
         pthread_mutex_destroy(&ctx->lock);

@@ -32,6 +32,7 @@ typedef struct {
     const omq_type_traits *w, *x;
     omq_algo algo; /* resolved: never AUTO */
     omq_matmul_fn fn;
+    omq_gemv_fn gemv; /* set: the one-region GEMV does it (fn is what it stands for) */
     size_t workspace;
 } mm_plan;
 
@@ -107,9 +108,14 @@ static omq_status plan_matmul(omq_context *ctx, const char *fn, omq_type wtype, 
     if (x_q8_1 && p->algo != OMQ_ALGO_MMVQ && p->algo != OMQ_ALGO_MMQ)
         return omq_fail(ctx, OMQ_ERR_UNSUPPORTED, "%s: X in q8_1 needs mmvq or mmq, not %s", fn,
                         omq_algo_name(p->algo));
+    /* GEMV on a device: mmvq in one region with X staged in team memory (not in the
+     * workspace), where X fits */
+    if (p->algo == OMQ_ALGO_MMVQ && n == 1 && ctx->exec_kind == OMQ_EXEC_TARGET &&
+        K / OMQ_QK <= OMQ_GEMV_XBLOCKS)
+        p->gemv = p->w->gemv;
     /* bytes of X as Q8_1 (mmvq, mmq) or widened to float32 (F16 X for dmmv, gemm); both fit,
      * being smaller than n * K * 4, checked above */
-    if (x_q8_1)
+    if (x_q8_1 || p->gemv)
         p->workspace = 0;
     else if (p->algo == OMQ_ALGO_MMVQ || p->algo == OMQ_ALGO_MMQ)
         p->workspace = (size_t)n * (size_t)(K / OMQ_QK) * sizeof(omq_block_q8_1);
@@ -144,15 +150,21 @@ omq_status omq_matmul_workspace_size(omq_context *ctx, omq_type wtype, int64_t r
  * then the product, in stream order. */
 typedef struct {
     omq_matmul_fn fn;
+    omq_gemv_fn gemv; /* instead of fn and X's conversion, where set */
     const void *W, *X;
     float *Y;
     int64_t rows, K, n;
     int x_f16, x_q8_1; /* X is binary16; X goes through Q8_1 (0 when it comes as Q8_1) */
+    int gemv_x;        /* X's omq_gemv_fn x_kind */
 } matmul_args;
 
 static void run_matmul(const omq_exec *ex, void *p) {
     const matmul_args *a = p;
     const void *x = a->X;
+    if (a->gemv) {
+        a->gemv(ex, a->W, a->rows, a->K, a->X, a->gemv_x, a->Y);
+        return;
+    }
     if (a->x_q8_1) {
         if (a->x_f16) omq_quantize_q8_1_f16(ex, (const uint16_t *)a->X, ex->workspace, a->n, a->K);
         else omq_quantize_q8_1_act(ex, (const float *)a->X, ex->workspace, a->n, a->K);
@@ -182,7 +194,9 @@ omq_status omq_matmul(omq_context *ctx, omq_type wtype, const void *W, int64_t r
         return st;
     if ((st = plan_matmul(ctx, "omq_matmul", wtype, rows, K, (int)xtype, n, algo, &p))) return st;
     const int q8 = (p.algo == OMQ_ALGO_MMVQ || p.algo == OMQ_ALGO_MMQ) && p.x->type != OMQ_TYPE_Q8_1;
-    const matmul_args a = {p.fn, W, X, Y, rows, K, n, p.x->type == OMQ_TYPE_F16, q8};
+    const int x_f16 = p.x->type == OMQ_TYPE_F16;
+    const int gemv_x = p.x->type == OMQ_TYPE_Q8_1 ? OMQ_GEMV_X_Q8_1 : x_f16 ? OMQ_GEMV_X_F16 : OMQ_GEMV_X_F32;
+    const matmul_args a = {p.fn, p.gemv, W, X, Y, rows, K, n, x_f16, q8 && !p.gemv, gemv_x};
     /* a non-finite block of X quantized to Q8_1 is reported by the next synchronize */
     return omq_submit_with_workspace(ctx, run_matmul, &a, sizeof a, q8, p.workspace);
 }

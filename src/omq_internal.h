@@ -22,6 +22,7 @@ typedef struct omq_type_traits {
     /* Y = X W^T with W of this type, per algorithm; NULL where not provided (mmvq and mmq
      * need a quantized W) */
     omq_matmul_fn dmmv, mmvq, mmq, gemm;
+    omq_gemv_fn gemv; /* mmvq's n = 1 with float X in one kernel (targets); NULL if none */
 } omq_type_traits;
 
 /* The row for `type`, or NULL if it is not a valid omq_type. */
@@ -43,6 +44,7 @@ struct omq_context {
     int omp_device;   /* OpenMP device number of the target regions */
     omq_exec_kind exec_kind;
     int hip_device;   /* hip backend only */
+    int units;        /* compute units of the GPU (0: unknown, or not a GPU) */
     const struct omq_backend *be;
     pthread_mutex_t lock; /* everything below: streams, allocation records, limits */
     struct omq_stream *default_stream, *current, *streams;

@@ -12,8 +12,8 @@
  * of its quants are multiples of 4, so GPU kernels read the quants as 32-bit words (Q4_1,
  * Q5_1, Q8_1, Q2_K, Q4_K, Q5_K; Q8_K for its float). */
 /* the matrix products of a quantized type, and of F32/F16 (no Q8_1 kernels) */
-#define MM_Q(FN) omq_dmmv_##FN, omq_mmvq_##FN, omq_mmq_##FN, omq_gemm_##FN
-#define MM_F(FN) omq_dmmv_##FN, NULL, NULL, omq_gemm_##FN
+#define MM_Q(FN) omq_dmmv_##FN, omq_mmvq_##FN, omq_mmq_##FN, omq_gemm_##FN, omq_gemv_##FN
+#define MM_F(FN) omq_dmmv_##FN, NULL, NULL, omq_gemm_##FN, NULL
 
 static const omq_type_traits traits[] = {
     ROW(F32, "f32", 1, float, 4, 0, f32, MM_F),

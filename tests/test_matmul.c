@@ -601,8 +601,11 @@ static void queries(void **state) {
                             continue;
                         }
                         assert_int_equal(st, OMQ_OK);
-                        const size_t want = is_q8_1_algo(eff) ? (size_t)ns[i] * K / 32 * 36
-                                                              : xt == OMQ_TYPE_F16 ? (size_t)ns[i] * K * 4 : 0;
+                        /* GEMV by mmvq on a device stages X in team memory instead */
+                        const int gemv = eff == OMQ_ALGO_MMVQ && ns[i] == 1 && ts_device(d) != OMQ_DEVICE_HOST;
+                        const size_t want = gemv ? 0
+                                            : is_q8_1_algo(eff) ? (size_t)ns[i] * K / 32 * 36
+                                            : xt == OMQ_TYPE_F16 ? (size_t)ns[i] * K * 4 : 0;
                         assert_int_equal(bytes, want);
                     }
             }
@@ -656,6 +659,78 @@ static void nonfinite_x(void **state) {
         }
         ts_free(ctx, dq);
         ts_free(ctx, dw);
+        omq_context_free(ctx);
+    }
+}
+
+/* GEMV by mmvq on devices runs as one region that stages X in team memory (quantizing float X
+ * there; up to 896 blocks of X, K = 28672) and must give, bit for bit, the Y of X quantized
+ * first by omq_quantize (xtype q8_1), for f32 and for f16 X, for every quantized type; past
+ * the limit the two-region path (with a workspace) must agree too. A non-finite block of X is
+ * reported as by omq_quantize. */
+static void gemv_one_region(void **state) {
+    (void)state;
+    ts_rng rng = ts_rng_seeded();
+    enum { R = 37 };
+    for (int d = 0; d < ts_device_count(); ++d) {
+        if (ts_device(d) == OMQ_DEVICE_HOST) continue;
+        omq_context *ctx;
+        assert_int_equal(omq_context_create(&ctx, ts_device(d)), OMQ_OK);
+        for (int t = 0; t < 16; ++t) {
+            if (!omq_type_is_valid(t) || omq_type_block_size((omq_type)t) == 1) continue;
+            const int64_t bs = omq_type_block_size((omq_type)t);
+            /* K within the limit, and past it (legacy types only: 897 blocks of 32) */
+            const int64_t Ks[2] = {bs == 32 ? 1440 : 2560, 897 * 32};
+            for (int ki = 0; ki < (bs == 32 ? 2 : 1); ++ki) {
+                const int64_t K = Ks[ki];
+                size_t ws = 1;
+                assert_int_equal(omq_matmul_workspace_size(ctx, (omq_type)t, R, K, OMQ_TYPE_F32, 1, OMQ_ALGO_MMVQ, &ws),
+                                 OMQ_OK);
+                assert_int_equal(ws, ki == 0 ? 0 : (size_t)K / 32 * 36);
+                float *w = malloc(sizeof(float) * R * K), *x = malloc(sizeof(float) * K);
+                uint16_t *x16 = malloc(2 * K);
+                assert_true(w && x && x16);
+                for (int64_t k = 0; k < R * K; ++k) w[k] = ts_gauss(&rng);
+                for (int64_t k = 0; k < K; ++k) {
+                    x[k] = fp16_round(ts_gauss(&rng)); /* the f16 X's values, exactly */
+                    x16[k] = fp16_bits(x[k]);
+                }
+                const size_t wbytes = (size_t)(R * K / bs) * omq_type_block_bytes((omq_type)t);
+                float *dw = ts_upload(ctx, w, sizeof(float) * R * K), *dx = ts_upload(ctx, x, sizeof(float) * K);
+                void *dq = ts_alloc(ctx, wbytes, 0), *dx16 = ts_upload(ctx, x16, 2 * K);
+                void *dxq = ts_alloc(ctx, (size_t)K / 32 * 36, 0);
+                float *dy[3];
+                for (int i = 0; i < 3; ++i) dy[i] = ts_alloc(ctx, sizeof(float) * R, 0xFF);
+                assert_int_equal(omq_quantize(ctx, (omq_type)t, dw, dq, R, K, NULL), OMQ_OK);
+                assert_int_equal(omq_quantize(ctx, OMQ_TYPE_Q8_1, dx, dxq, 1, K, NULL), OMQ_OK);
+                assert_int_equal(omq_matmul(ctx, (omq_type)t, dq, R, K, OMQ_TYPE_Q8_1, dxq, 1, dy[0], OMQ_ALGO_MMVQ), OMQ_OK);
+                assert_int_equal(omq_matmul(ctx, (omq_type)t, dq, R, K, OMQ_TYPE_F32, dx, 1, dy[1], OMQ_ALGO_AUTO), OMQ_OK);
+                assert_int_equal(omq_matmul(ctx, (omq_type)t, dq, R, K, OMQ_TYPE_F16, dx16, 1, dy[2], OMQ_ALGO_MMVQ), OMQ_OK);
+                assert_int_equal(omq_synchronize(ctx), OMQ_OK);
+                float y[3][R];
+                for (int i = 0; i < 3; ++i) ts_download(ctx, y[i], dy[i], sizeof y[i]);
+                for (int o = 0; o < R; ++o) assert_true(isfinite(y[0][o]));
+                assert_memory_equal(y[1], y[0], sizeof y[0]);
+                assert_memory_equal(y[2], y[0], sizeof y[0]);
+                /* a non-finite block of X: reported, and Y stays finite */
+                x[K / 2] = __builtin_nanf("");
+                ts_free(ctx, dx);
+                dx = ts_upload(ctx, x, sizeof(float) * K);
+                assert_int_equal(omq_matmul(ctx, (omq_type)t, dq, R, K, OMQ_TYPE_F32, dx, 1, dy[1], OMQ_ALGO_AUTO), OMQ_OK);
+                assert_int_equal(omq_synchronize(ctx), OMQ_ERR_NONFINITE);
+                ts_download(ctx, y[1], dy[1], sizeof y[1]);
+                for (int o = 0; o < R; ++o) assert_true(isfinite(y[1][o]));
+                for (int i = 0; i < 3; ++i) ts_free(ctx, dy[i]);
+                ts_free(ctx, dxq);
+                ts_free(ctx, dx16);
+                ts_free(ctx, dq);
+                ts_free(ctx, dx);
+                ts_free(ctx, dw);
+                free(w);
+                free(x);
+                free(x16);
+            }
+        }
         omq_context_free(ctx);
     }
 }
@@ -728,7 +803,7 @@ int main(void) {
     rng = ts_rng_seeded();
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(queries),     cmocka_unit_test(bad_input),   cmocka_unit_test(bad_input_is_silent),
-        cmocka_unit_test(nonfinite_x), cmocka_unit_test(workspace_limits), cmocka_unit_test(matmul_F32),  cmocka_unit_test(matmul_F16),
+        cmocka_unit_test(nonfinite_x), cmocka_unit_test(gemv_one_region), cmocka_unit_test(workspace_limits), cmocka_unit_test(matmul_F32),  cmocka_unit_test(matmul_F16),
         cmocka_unit_test(matmul_Q4_0), cmocka_unit_test(matmul_Q4_1), cmocka_unit_test(matmul_Q5_0),
         cmocka_unit_test(matmul_Q5_1), cmocka_unit_test(matmul_Q8_0), cmocka_unit_test(matmul_Q8_1),
         cmocka_unit_test(matmul_Q2_K), cmocka_unit_test(matmul_Q3_K), cmocka_unit_test(matmul_Q4_K),

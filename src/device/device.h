@@ -44,6 +44,8 @@ struct omq_backend {
     omq_status (*copy_async)(omq_stream *s, void *dst, const void *src, size_t bytes, omq_copy_kind kind);
     omq_status (*stream_wait)(omq_stream *s); /* everything submitted has finished */
     int (*stream_idle)(omq_stream *s);
+    /* compute units (SMs, CUs) of the context's device; 0 if unknown */
+    int (*compute_units)(omq_context *ctx);
 };
 
 extern const omq_backend omq_backend_host;

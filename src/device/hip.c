@@ -31,6 +31,7 @@ static struct {
     hipError_t (*StreamSynchronize)(hipStream_t);
     hipError_t (*StreamQuery)(hipStream_t);
     const char *(*GetErrorName)(hipError_t);
+    hipError_t (*DeviceGetAttribute)(int *, hipDeviceAttribute_t, int); /* optional */
     int devices;
     char why[96];
 } hip;
@@ -56,6 +57,7 @@ static void load_hip(void) {
         snprintf(hip.why, sizeof hip.why, "HIP runtime lacks a needed function");
         return;
     }
+    if (HIP_SYM(DeviceGetAttribute, "hipDeviceGetAttribute")) hip.DeviceGetAttribute = NULL;
     int n = 0;
     const hipError_t e = hip.GetDeviceCount(&n);
     if (e != hipSuccess) n = 0;
@@ -159,7 +161,16 @@ static int hip_stream_idle(omq_stream *s) {
     return !use(s->ctx) && hip.StreamQuery(h->stream) != hipErrorNotReady;
 }
 
+static int hip_compute_units(omq_context *ctx) {
+    int n = 0;
+    if (!hip.DeviceGetAttribute ||
+        hip.DeviceGetAttribute(&n, hipDeviceAttributeMultiprocessorCount, ctx->hip_device) != hipSuccess)
+        return 0;
+    return n > 0 ? n : 0;
+}
+
 const omq_backend omq_backend_hip = {
     "hip", hip_alloc, hip_free, hip_host_alloc, hip_host_free, hip_copy,
     hip_stream_open, hip_stream_close, hip_launch, hip_copy_async, hip_stream_wait, hip_stream_idle,
+    hip_compute_units,
 };

@@ -54,5 +54,5 @@ static int host_idle(omq_stream *s) {
 
 const omq_backend omq_backend_host = {
     "host", host_alloc, host_free, host_alloc, host_free, host_copy,
-    host_stream_open, host_stream_close, host_launch, host_copy_async, host_wait, host_idle,
+    host_stream_open, host_stream_close, host_launch, host_copy_async, host_wait, host_idle, NULL,
 };

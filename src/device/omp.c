@@ -61,6 +61,7 @@ static struct {
     int (*StreamSynchronize)(void *);
     int (*CtxGetFlags)(unsigned *);
     int (*CtxSetFlags)(unsigned); /* CUDA >= 12.1 drivers */
+    int (*DeviceGetAttribute)(int *, int, int); /* optional */
     int devices;
 } cu;
 static pthread_once_t cuda_once = PTHREAD_ONCE_INIT;
@@ -76,6 +77,7 @@ static void load_cuda(void) {
         CU_SYM(CtxPushCurrent, "cuCtxPushCurrent_v2") && CU_SYM(CtxPopCurrent, "cuCtxPopCurrent_v2") &&
         CU_SYM(MemGetInfo, "cuMemGetInfo_v2") && cu.Init(0) == 0 && cu.DeviceGetCount(&cu.devices) == 0) {
         if (!(CU_SYM(CtxGetFlags, "cuCtxGetFlags") && CU_SYM(CtxSetFlags, "cuCtxSetFlags"))) cu.CtxSetFlags = NULL;
+        if (!(CU_SYM(DeviceGetAttribute, "cuDeviceGetAttribute"))) cu.DeviceGetAttribute = NULL;
         return;
     }
     cu.devices = 0;
@@ -352,7 +354,21 @@ static int omp_stream_idle(omq_stream *s) {
     return idle;
 }
 
+/* SMs of an NVIDIA device (OpenMP device N = CUDA device N); 0 elsewhere (other devices,
+ * the host fallback) */
+static int omp_compute_units(omq_context *ctx) {
+    enum { CU_DEVICE_ATTRIBUTE_MULTIPROCESSOR_COUNT = 16 };
+    if (on_host(ctx)) return 0;
+    pthread_once(&cuda_once, load_cuda);
+    int dev, n = 0;
+    if (ctx->omp_device >= cu.devices || !cu.DeviceGetAttribute || cu.DeviceGet(&dev, ctx->omp_device) ||
+        cu.DeviceGetAttribute(&n, CU_DEVICE_ATTRIBUTE_MULTIPROCESSOR_COUNT, dev))
+        return 0;
+    return n > 0 ? n : 0;
+}
+
 const omq_backend omq_backend_omp = {
     "omp", omp_be_alloc, omp_be_free, omp_be_host_alloc, omp_be_host_free, omp_be_copy,
     omp_stream_open, omp_stream_close, omp_launch, omp_copy_async, omp_stream_wait, omp_stream_idle,
+    omp_compute_units,
 };
