@@ -254,7 +254,8 @@ OMQ_API omq_status omq_matmul_choose(omq_context *ctx, omq_type wtype, int64_t r
 
 /* Bytes of stream workspace omq_matmul needs for these arguments (0 for dmmv and gemm
  * with F32 X, and for Q8_1 X; n * K * 4 for them with F16 X, the X widened to float32; n * K / 32 * 36, the
- * Q8_1 blocks of X, for mmvq and mmq). Each stream has one workspace: it grows on demand
+ * Q8_1 blocks of X, for mmvq and mmq, except 0 for mmvq with n = 1 on a GPU or fallback
+ * context and K <= 28672, where X is quantized in the kernel's own team memory). Each stream has one workspace: it grows on demand
  * (waiting for the stream's queued work first), is reused by later calls, counts against
  * the context's memory limit, and is freed with the stream. Same checks as omq_matmul
  * (algo may be AUTO). */
