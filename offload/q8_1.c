@@ -65,10 +65,10 @@ void omq_quantize_q8_1_f16(const omq_exec *ex, const uint16_t *src, void *dst, i
     });
 }
 
-/* Activations of the matrix products on devices: omq_q8a_step (matmul.h) over tiles of
- * OMQ_Q8A_LANES / 4 blocks. Host threads take omq_quantize_q8_1. */
+/* Activations of the matrix products on devices: a lane per block (omq_q8a_block, matmul.h:
+ * the 32 values loaded at once and kept in registers), no barrier. Host threads take
+ * omq_quantize_q8_1. */
 #define OMQ_Q8A_LANES 128 /* lanes per team */
-#define OMQ_Q8A_BPT (OMQ_Q8A_LANES / OMQ_Q8A_PARTS) /* blocks per team step */
 
 void omq_quantize_q8_1_act(const omq_exec *ex, const float *src, void *dst, int64_t rows,
                            int64_t cols) {
@@ -78,19 +78,17 @@ void omq_quantize_q8_1_act(const omq_exec *ex, const float *src, void *dst, int6
     }
     uint32_t *y32 = (uint32_t *)dst; /* the workspace is 4-aligned; a block is 9 words */
     int *fault = ex->fault;
-    const int64_t nb = rows * (cols / OMQ_QK), ntiles = (nb + OMQ_Q8A_BPT - 1) / OMQ_Q8A_BPT;
+    const int64_t nb = rows * (cols / OMQ_QK), ntiles = (nb + OMQ_Q8A_LANES - 1) / OMQ_Q8A_LANES;
     const int dev = ex->device, nteams = omq_teams_for_tiles(dev, ntiles);
     OMQ_PRAGMA(omp target teams num_teams(nteams) thread_limit(OMQ_Q8A_LANES) device(dev)
                is_device_ptr(src, y32, fault))
+    _Pragma("omp parallel")
     {
-        float amax_[OMQ_Q8A_LANES];
-        int ok_[OMQ_Q8A_LANES], sum_[OMQ_Q8A_LANES];
-        _Pragma("omp parallel")
-        {
-            OMQ_MM_THREAD;
-            for (int64_t t = omp_get_team_num(); t < ntiles; t += omp_get_num_teams())
-                omq_q8a_step(src, 0, y32, t * OMQ_Q8A_BPT, nb, OMQ_Q8A_LANES, amax_, ok_, sum_,
-                             fault, th_, nth_);
-        }
+        OMQ_MM_THREAD;
+        for (int64_t t = omp_get_team_num(); t < ntiles; t += omp_get_num_teams())
+            for (int l = th_; l < OMQ_Q8A_LANES; l += nth_) {
+                const int64_t b = t * OMQ_Q8A_LANES + l;
+                if (b < nb) omq_q8a_block(src, 0, b, y32, fault);
+            }
     }
 }
