@@ -464,7 +464,9 @@ static inline float omq_mm_row_sum(float v, int lpr) {
 
 /* ------------------------------------------------------------------ activations to Q8_1
  * X is a few blocks (a 4096-value row is 128), so quantizing it is a latency, not a
- * bandwidth, problem: what matters is one round of loads per block, not a chain of them. */
+ * bandwidth, problem: what matters is one round of loads per block, not a chain of them.
+ * Kernels write and read Q8_1 blocks of X as 32-bit words (d and s share the first). */
+#define OMQ_Q8_1_WORDS ((int)(sizeof(omq_block_q8_1) / 4))
 #pragma omp declare target
 /* Block b of src (float32, or binary16 where f16) by one lane into the 9 words at y32 + 9 b:
  * q8_1_quantize_block's operations (omq_quantize_q8_1's bytes), the 32 values loaded at once
@@ -487,7 +489,7 @@ static inline void omq_q8a_block(const void *src, int f16, int64_t b, uint32_t *
     }
     const float d = amax / 127;
     const float id = d ? 1.0f / d : 0.0f;
-    uint32_t *yb = y32 + b * (int64_t)(sizeof(omq_block_q8_1) / 4);
+    uint32_t *yb = y32 + b * OMQ_Q8_1_WORDS;
     int sum = 0;
     for (int k = 0; k < OMQ_QK / 4; ++k) {
         uint32_t w = 0;
@@ -669,9 +671,9 @@ static inline void omq_q8a_block(const void *src, int f16, int64_t b, uint32_t *
  * synchronized). Teams are as wide as a GPU allows and only as many as it runs at once (one
  * per SM), so X is staged once per SM (132 x 16 KiB of L2 reads for K = 4096 on the H100); a
  * lane per block of X, its values in registers: one round of loads, no barrier but the last.
- * On an H200, queued, against the two regions with 128-lane teams: 14336x4096 q4_0 50 -> 35
- * us, 4096x14336 49 -> 41; 512-lane teams (two per SM, twice the staging) gave 36 and 45,
- * 256-lane teams 36-43 and 63-70. */
+ * On an H200, queued, against the two regions with 128-lane teams: 14336x4096 q4_0 44-52 ->
+ * 30-35 us, 4096x14336 41-48 -> 36-38 (docs/perf.md); 512-lane teams (two per SM, twice the
+ * staging) were slower (36 and 45 us), 256-lane teams more so (36-43 and 63-70). */
 #define OMQ_GEMV_LANES 1024
 #define OMQ_GEMV_LSH 10 /* log2(OMQ_GEMV_LANES) */
 #define OMQ_GEMV_NREG 64 /* registers a lane on NVIDIA (65536 an SM: 1024 lanes resident) */
@@ -700,14 +702,15 @@ static inline int omq_teams_resident(const omq_exec *ex, int64_t tiles, int lane
         OMQ_PRAGMA(omp target teams num_teams(nteams_) thread_limit(OMQ_GEMV_LANES)             \
                    device(dev_) is_device_ptr(W, x, Y, fault_))                                 \
         {                                                                                       \
-            uint32_t xq_[OMQ_GEMV_XBLOCKS * sizeof(omq_block_q8_1) / 4];                        \
+            uint32_t xq_[OMQ_GEMV_XBLOCKS * OMQ_Q8_1_WORDS];                                    \
             float part_[OMQ_GEMV_LANES];                                                        \
             _Pragma("omp parallel")                                                             \
             {                                                                                   \
                 OMQ_NVPTX_MAXNREG(OMQ_GEMV_NREG);                                               \
                 OMQ_MM_THREAD;                                                                  \
                 if (x_kind == OMQ_GEMV_X_Q8_1)                                                  \
-                    for (int64_t i_ = th_; i_ < nbx * 9; i_ += nth_) xq_[i_] = ((const uint32_t *)x)[i_]; \
+                    for (int64_t i_ = th_; i_ < nbx * OMQ_Q8_1_WORDS; i_ += nth_)               \
+                        xq_[i_] = ((const uint32_t *)x)[i_];                                    \
                 else                                                                            \
                     for (int64_t b_ = th_; b_ < nbx; b_ += nth_)                                \
                         omq_q8a_block(x, x_kind == OMQ_GEMV_X_F16, b_, xq_, fault_);            \
