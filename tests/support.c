@@ -38,6 +38,13 @@ const char *ts_golden_path(const char *name) {
     return path;
 }
 
+const char *ts_gguf_fixture(const char *name) {
+    static char path[4096];
+    const char *dir = getenv("OMQ_GGUF_FIXTURE_DIR"); /* as OMQ_GOLDEN_DIR */
+    snprintf(path, sizeof path, "%s/%s", dir ? dir : OMQ_GGUF_FIXTURE_DIR, name);
+    return path;
+}
+
 /* ---- SHA-256 (FIPS 180-4) */
 static const uint32_t K256[64] = {
     0x428a2f98, 0x71374491, 0xb5c0fbcf, 0xe9b5dba5, 0x3956c25b, 0x59f111f1, 0x923f82a4, 0xab1c5ed5,

@@ -12,6 +12,9 @@
 void *ts_read_file(const char *path, size_t *size);
 /* Path inside tests/golden. */
 const char *ts_golden_path(const char *name);
+/* Path of a GGUF fixture of tests/gguf (OMQ_GGUF_FIXTURE_DIR overrides the directory); the
+ * same static buffer each call. */
+const char *ts_gguf_fixture(const char *name);
 
 void ts_sha256(const void *data, size_t n, uint8_t out[32]);
 void ts_sha256_hex(const void *data, size_t n, char out[65]);

@@ -508,7 +508,7 @@ static void test_verify_and_list(void **state) {
     (void)state;
     const char *out = in_dir("minilm-q.gguf");
     char minilm[4096];
-    snprintf(minilm, sizeof minilm, "%s/minilm.gguf", OMQ_GGUF_FIXTURE_DIR);
+    snprintf(minilm, sizeof minilm, "%s", ts_gguf_fixture("minilm.gguf"));
     assert_int_equal(omq("quantize %s %s Q4_K_M --progress none", minilm, out), 0);
     for (int d = 0; d < ts_device_count(); ++d) {
         if (omq("verify %s --device %s", out, device_arg(ts_device(d)))) fail_msg("verify failed:\n%s", g_out);
@@ -522,12 +522,12 @@ static void test_verify_and_list(void **state) {
     assert_non_null(strstr(g_out, "blk.0.ffn_down.weight"));
     assert_non_null(strstr(g_out, "total: 21 tensors"));
     char path[4096];
-    snprintf(path, sizeof path, "%s/tensors.gguf", OMQ_GGUF_FIXTURE_DIR);
+    snprintf(path, sizeof path, "%s", ts_gguf_fixture("tensors.gguf"));
     assert_int_equal(omq("gguf %s", path), 0);
     assert_non_null(strstr(g_out, "tq2_0"));
     assert_int_equal(omq("verify %s --device fallback", path), 0); /* bf16, tq2_0, i32: skipped, not errors */
     assert_non_null(strstr(g_out, "3 skipped"));
-    snprintf(path, sizeof path, "%s/nested.gguf", OMQ_GGUF_FIXTURE_DIR);
+    snprintf(path, sizeof path, "%s", ts_gguf_fixture("nested.gguf"));
     assert_int_equal(omq("gguf %s", path), 1);
     assert_non_null(strstr(g_out, "nested arrays are not supported"));
     /* the raw form of omq quantize still works */

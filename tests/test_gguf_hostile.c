@@ -144,7 +144,7 @@ static void test_truncated_fixtures(void **state) {
     const char *names[] = {"metadata.gguf", "tensors.gguf", "minilm.gguf"};
     for (size_t f = 0; f < 3; ++f) {
         char path[4096];
-        snprintf(path, sizeof path, "%s/%s", OMQ_GGUF_FIXTURE_DIR, names[f]);
+        snprintf(path, sizeof path, "%s", ts_gguf_fixture(names[f]));
         size_t n;
         uint8_t *bytes = ts_read_file(path, &n);
         assert_non_null(bytes);

@@ -16,17 +16,11 @@
 #include "omq_gguf.h"
 #include "support.h"
 
-static const char *fixture(const char *name) {
-    static char path[4096];
-    const char *dir = getenv("OMQ_GGUF_FIXTURE_DIR");
-    snprintf(path, sizeof path, "%s/%s", dir ? dir : OMQ_GGUF_FIXTURE_DIR, name);
-    return path;
-}
 
 static omq_gguf *open_fixture(const char *name) {
     omq_gguf *g = NULL;
     char msg[512] = "";
-    omq_status st = omq_gguf_open(fixture(name), &g, msg, sizeof msg);
+    omq_status st = omq_gguf_open(ts_gguf_fixture(name), &g, msg, sizeof msg);
     if (st) fail_msg("%s: %s: %s", name, omq_strerror(st), msg);
     return g;
 }
@@ -144,7 +138,7 @@ static void check_tensor(omq_gguf *g, char **f, int nf) {
 /* Every line of the manifest, checked against the reader. */
 static void test_manifest(void **state) {
     (void)state;
-    FILE *mf = fopen(fixture("manifest.txt"), "r");
+    FILE *mf = fopen(ts_gguf_fixture("manifest.txt"), "r");
     assert_non_null(mf);
     char line[8192];
     omq_gguf *g = NULL;
@@ -164,7 +158,7 @@ static void test_manifest(void **state) {
             assert_int_equal(omq_gguf_kv_count(g), atoll(f[4]));
             assert_int_equal(omq_gguf_tensor_count(g), atoll(f[5]));
             size_t n;
-            void *bytes = ts_read_file(fixture(f[1]), &n);
+            void *bytes = ts_read_file(ts_gguf_fixture(f[1]), &n);
             char hex[65];
             ts_sha256_hex(bytes, n, hex);
             assert_string_equal(hex, f[6]); /* the fixture is the one the manifest describes */
@@ -192,7 +186,7 @@ static void test_nested_rejected(void **state) {
     (void)state;
     omq_gguf *g = (omq_gguf *)1;
     char msg[256] = "";
-    assert_int_equal(omq_gguf_open(fixture("nested.gguf"), &g, msg, sizeof msg), OMQ_ERR_UNSUPPORTED);
+    assert_int_equal(omq_gguf_open(ts_gguf_fixture("nested.gguf"), &g, msg, sizeof msg), OMQ_ERR_UNSUPPORTED);
     assert_null(g);
     assert_non_null(strstr(msg, "nested"));
 }
@@ -309,7 +303,7 @@ static void test_accessor_misuse(void **state) {
     omq_gguf_close(g);
     omq_gguf_close(NULL);
     char msg[256];
-    assert_int_equal(omq_gguf_open(fixture("no-such-file.gguf"), &g, msg, sizeof msg), OMQ_ERR_IO);
+    assert_int_equal(omq_gguf_open(ts_gguf_fixture("no-such-file.gguf"), &g, msg, sizeof msg), OMQ_ERR_IO);
     assert_non_null(strstr(msg, "no-such-file.gguf"));
     assert_int_equal(omq_gguf_open(NULL, &g, msg, sizeof msg), OMQ_ERR_NULL);
 }

@@ -200,7 +200,7 @@ static void test_copy_reproduces_gguf_py(void **state) {
     const char *names[] = {"metadata.gguf", "tensors.gguf", "minilm.gguf"};
     for (int f = 0; f < 3; ++f) {
         char src[4096];
-        snprintf(src, sizeof src, "%s/%s", OMQ_GGUF_FIXTURE_DIR, names[f]);
+        snprintf(src, sizeof src, "%s", ts_gguf_fixture(names[f]));
         omq_gguf *g = reopen(src);
         const char *path = in_dir(names[f]);
         omq_gguf_writer *w = create(path);
