@@ -712,6 +712,17 @@ static void gemv_one_region(void **state) {
                 for (int o = 0; o < R; ++o) assert_true(isfinite(y[0][o]));
                 assert_memory_equal(y[1], y[0], sizeof y[0]);
                 assert_memory_equal(y[2], y[0], sizeof y[0]);
+                /* X only 4-byte aligned: the same Y */
+                float *xs = malloc(sizeof(float) * (K + 1));
+                assert_non_null(xs);
+                memcpy(xs + 1, x, sizeof(float) * K);
+                float *dxs = ts_upload(ctx, xs, sizeof(float) * (K + 1));
+                assert_int_equal(omq_matmul(ctx, (omq_type)t, dq, R, K, OMQ_TYPE_F32, dxs + 1, 1, dy[1], OMQ_ALGO_AUTO), OMQ_OK);
+                assert_int_equal(omq_synchronize(ctx), OMQ_OK);
+                ts_download(ctx, y[1], dy[1], sizeof y[1]);
+                assert_memory_equal(y[1], y[0], sizeof y[0]);
+                ts_free(ctx, dxs);
+                free(xs);
                 /* a non-finite block of X: reported, and Y stays finite */
                 x[K / 2] = __builtin_nanf("");
                 ts_free(ctx, dx);
