@@ -48,6 +48,15 @@ static inline int omq_teams_for_tiles(int dev, int64_t tiles) {
     return (int)(tiles < 65536 ? tiles : 65536);
 }
 
+/* Teams of `lanes` lanes for kernels whose teams each pay a set-up: as many as the device runs
+ * at once, 1024 lanes per compute unit (an NVIDIA SM's registers at 64 a lane; a guess of 128
+ * units where the count is unknown), at most one per tile; one on the host fallback. */
+static inline int omq_teams_resident(const omq_exec *ex, int64_t tiles, int lanes) {
+    if (ex->device == omp_get_initial_device()) return 1;
+    const int64_t resident = (int64_t)(ex->units > 0 ? ex->units : 128) * (1024 / lanes);
+    return (int)(tiles < resident ? tiles : resident);
+}
+
 /* The two forms, for kernels whose best loop differs between host and device. */
 #define OMQ_HOST_FOR(n, i, ...)                                                                 \
     do {                                                                                        \

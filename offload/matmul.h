@@ -678,18 +678,6 @@ static inline void omq_q8a_block(const void *src, int f16, int64_t b, uint32_t *
 #define OMQ_GEMV_LSH 10 /* log2(OMQ_GEMV_LANES) */
 #define OMQ_GEMV_NREG 64 /* registers a lane on NVIDIA (65536 an SM: 1024 lanes resident) */
 
-#pragma omp declare target
-/* Teams of `lanes` lanes for kernels whose teams each pay a set-up: as many as the device runs
- * at once, 1024 lanes per compute unit (an NVIDIA SM's registers at OMQ_GEMV_NREG a lane; a
- * guess of 128 units where the count is unknown), at most one per tile; one on the host
- * fallback. */
-static inline int omq_teams_resident(const omq_exec *ex, int64_t tiles, int lanes) {
-    if (ex->device == omp_get_initial_device()) return 1;
-    const int64_t resident = (int64_t)(ex->units > 0 ? ex->units : 128) * (1024 / lanes);
-    return (int)(tiles < resident ? tiles : resident);
-}
-#pragma omp end declare target
-
 #define OMQ_DEFINE_GEMV(T, BLOCK, BS, UPB, ACC)                                                 \
     void omq_gemv_##T(const omq_exec *ex, const void *w, int64_t rows, int64_t K,              \
                       const void *x, int x_kind, float *Y) {                                    \
