@@ -97,14 +97,10 @@ OMQ_DECLARE_MATMUL(q5_K)
 OMQ_DECLARE_MATMUL(q6_K)
 OMQ_DECLARE_MATMUL(q8_K)
 
-/* rows x cols IEEE binary16 -> Q8_1 blocks, exactly as omq_quantize_q8_1 of the same values
- * widened to float32 (the matrix products' activations). */
-void omq_quantize_q8_1_f16(const omq_exec *ex, const uint16_t *src, void *dst, int64_t rows,
-                           int64_t cols);
-
-/* rows x cols float32 -> Q8_1 blocks, the bytes of omq_quantize_q8_1, with the latency of a
- * small X in mind (several lanes per block on devices): the matrix products' activations. */
-void omq_quantize_q8_1_act(const omq_exec *ex, const float *src, void *dst, int64_t rows,
+/* rows x cols float32 (or IEEE binary16 where f16) -> Q8_1 blocks, the bytes of
+ * omq_quantize_q8_1 of the values widened to float32, with the latency of a small X in mind
+ * (a lane per block on devices): the matrix products' activations. */
+void omq_quantize_q8_1_act(const omq_exec *ex, const void *src, int f16, void *dst, int64_t rows,
                            int64_t cols);
 
 /* 1 if target regions of this build can run on OpenMP device `device` (a probe region). */

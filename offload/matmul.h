@@ -439,6 +439,17 @@ static inline float omq_mm_row_sum_gpu(float v, int lpr) {
 #endif
     return v;
 }
+static inline float omq_mm_row_max_gpu(float v, int lpr) {
+#if defined(__NVPTX__) || defined(__AMDGCN__)
+    for (int d = lpr >> 1; d > 0; d >>= 1) {
+        const float o = ompx_shfl_down_sync_f(~0ull, v, (unsigned)d, lpr);
+        v = v > o ? v : o;
+    }
+#else
+    (void)lpr;
+#endif
+    return v;
+}
 
 #if defined(__clang__)
 #pragma omp declare variant(omq_mm_shuffle_ok_gpu) match(device = {kind(gpu)})
@@ -456,6 +467,14 @@ static inline float omq_mm_row_sum(float v, int lpr) {
     (void)lpr;
     return v; /* never called: omq_mm_shuffle_ok is 0 here */
 }
+
+#if defined(__clang__)
+#pragma omp declare variant(omq_mm_row_max_gpu) match(device = {kind(gpu)})
+#endif
+static inline float omq_mm_row_max(float v, int lpr) {
+    (void)lpr;
+    return v; /* never called, as omq_mm_row_sum */
+}
 #pragma omp end declare target
 
 /* the thread's first lane and stride, inside the parallel region */
@@ -468,10 +487,31 @@ static inline float omq_mm_row_sum(float v, int lpr) {
  * Kernels write and read Q8_1 blocks of X as 32-bit words (d and s share the first). */
 #define OMQ_Q8_1_WORDS ((int)(sizeof(omq_block_q8_1) / 4))
 #pragma omp declare target
-/* Block b of src (float32, or binary16 where f16) by one lane into the 9 words at y32 + 9 b:
- * q8_1_quantize_block's operations (omq_quantize_q8_1's bytes), the 32 values loaded at once
- * and kept in registers; a non-finite block becomes zeros and latches *fault. */
-static inline void omq_q8a_block(const void *src, int f16, int64_t b, uint32_t *y32, int *fault) {
+/* Q8_1 as ggml's quantize_row_q8_1 (omq_quantize's Q8_1 codec too) */
+static inline void q8_1_quantize_block(OMQ_NOESCAPE const float *x, OMQ_NOESCAPE omq_block_q8_1 *y,
+                                       OMQ_NOESCAPE const float *qw, float sigma2) {
+    (void)qw;
+    (void)sigma2;
+    float amax = 0.0f;
+    for (int j = 0; j < OMQ_QK; ++j) {
+        const float a = omq_fabsf(x[j]);
+        amax = amax > a ? amax : a;
+    }
+    const float d = amax / 127;
+    const float id = d ? 1.0f / d : 0.0f;
+    y->d = omq_fp32_to_fp16(d);
+    int sum = 0;
+    for (int j = 0; j < OMQ_QK; ++j) {
+        y->qs[j] = (int8_t)omq_roundf(x[j] * id);
+        sum += y->qs[j];
+    }
+    y->s = omq_fp32_to_fp16(sum * d);
+}
+
+/* Block b of src (float32, or binary16 where f16) by one lane into y[b], as omq_quantize does
+ * (a non-finite block becomes zeros and latches *fault): the 32 values are loaded at once
+ * and kept in registers. */
+static inline void omq_q8a_block(const void *src, int f16, int64_t b, omq_block_q8_1 *y, int *fault) {
     float v[OMQ_QK];
     if (f16) {
         const uint16_t *s = (const uint16_t *)src + b * OMQ_QK;
@@ -480,28 +520,66 @@ static inline void omq_q8a_block(const void *src, int f16, int64_t b, uint32_t *
         const float *s = (const float *)src + b * OMQ_QK;
         for (int j = 0; j < OMQ_QK; ++j) v[j] = s[j];
     }
-    float amax = 0.0f;
-    int ok = 1;
-    for (int j = 0; j < OMQ_QK; ++j) {
-        const float a = omq_fabsf(v[j]);
-        amax = amax > a ? amax : a;
-        ok &= omq_is_finite(v[j]);
-    }
-    const float d = amax / 127;
-    const float id = d ? 1.0f / d : 0.0f;
-    uint32_t *yb = y32 + b * OMQ_Q8_1_WORDS;
-    int sum = 0;
-    for (int k = 0; k < OMQ_QK / 4; ++k) {
-        uint32_t w = 0;
-        for (int i = 0; i < 4; ++i) {
-            const int8_t q = ok ? (int8_t)omq_roundf(v[4 * k + i] * id) : 0;
-            sum += q;
-            w |= (uint32_t)(uint8_t)q << 8 * i;
+    OMQ_QUANTIZE_ONE(q8_1, omq_block_q8_1, OMQ_QK, v, y + b, NULL, 0.0f, fault);
+}
+
+/* Blocks b0 .. b0+nb-1 of src into y32 (OMQ_Q8_1_WORDS words a block) by a team of `lanes`
+ * lanes, thread th a lane (GPU form: omq_mm_shuffle_ok). A block takes OMQ_Q8A_SPAN
+ * neighbouring lanes, each 4 neighbouring values, so a warp's loads are contiguous (a lane per
+ * block reads with a 128-byte stride, 32 cache lines a load: on the H200 that was most of a
+ * GEMV at K = 14336). The block's amax and flags meet by shuffles and reach its lanes through
+ * amax_ (lanes / OMQ_Q8A_SPAN floats of team memory) and a barrier; every lane of the team
+ * must call. The bytes are omq_q8a_block's: a maximum and an integer sum do not depend on
+ * the order, and each quant is the same product and rounding. */
+#define OMQ_Q8A_SPAN 8
+static inline void omq_q8a_blocks_team(const void *src, int f16, int64_t b0, int64_t nb, uint32_t *y32,
+                                       float *amax_, int *fault, int th, int lanes) {
+    const int p = th & (OMQ_Q8A_SPAN - 1), slot = th / OMQ_Q8A_SPAN, per = lanes / OMQ_Q8A_SPAN;
+    for (int64_t i0 = 0; i0 < nb; i0 += per) {
+        const int64_t i = i0 + slot, b = b0 + i;
+        const int live = i < nb;
+        float v[4] = {0, 0, 0, 0};
+        if (live) {
+            if (f16) {
+                const uint16_t *s = (const uint16_t *)src + b * OMQ_QK + 4 * p;
+                for (int j = 0; j < 4; ++j) v[j] = omq_fp16_to_fp32(s[j]);
+            } else {
+                const float *s = (const float *)src + b * OMQ_QK + 4 * p;
+                for (int j = 0; j < 4; ++j) v[j] = s[j];
+            }
         }
-        yb[1 + k] = w;
+        float a = 0.0f, bad = 0.0f;
+        for (int j = 0; j < 4; ++j) {
+            const float m = omq_fabsf(v[j]);
+            a = a > m ? a : m;
+            bad += omq_is_finite(v[j]) ? 0.0f : 1.0f;
+        }
+        a = omq_mm_row_max(a, OMQ_Q8A_SPAN);
+        bad = omq_mm_row_sum(bad, OMQ_Q8A_SPAN);
+        if (p == 0 && live) amax_[slot] = bad > 0.0f ? -1.0f : a;
+        OMQ_MM_BARRIER;
+        const float amax = live ? amax_[slot] : 0.0f;
+        const int ok = amax >= 0.0f;
+        const float d = ok ? amax / 127 : 0.0f;
+        const float id = d ? 1.0f / d : 0.0f;
+        uint32_t w = 0;
+        int sum = 0;
+        for (int j = 0; j < 4; ++j) {
+            const int8_t q = ok ? (int8_t)omq_roundf(v[j] * id) : 0; /* NaN * 0 is no quant */
+            sum += q;
+            w |= (uint32_t)(uint8_t)q << 8 * j;
+        }
+        const float total = omq_mm_row_sum((float)sum, OMQ_Q8A_SPAN); /* |total| <= 4064: exact */
+        if (live) {
+            uint32_t *yb = y32 + b * OMQ_Q8_1_WORDS;
+            yb[1 + p] = w;
+            if (p == 0) {
+                yb[0] = omq_fp32_to_fp16(d) | (uint32_t)omq_fp32_to_fp16((float)(int)total * d) << 16;
+                if (!ok) omq_latch_fault(fault, OMQ_FAULT_NONFINITE);
+            }
+        }
+        OMQ_MM_BARRIER; /* amax_ is rewritten next */
     }
-    yb[0] = ok ? omq_fp32_to_fp16(d) | (uint32_t)omq_fp32_to_fp16(sum * d) << 16 : 0u;
-    if (!ok) omq_latch_fault(fault, OMQ_FAULT_NONFINITE);
 }
 #pragma omp end declare target
 
@@ -699,9 +777,13 @@ static inline void omq_q8a_block(const void *src, int f16, int64_t b, uint32_t *
                 if (x_kind == OMQ_GEMV_X_Q8_1)                                                  \
                     for (int64_t i_ = th_; i_ < nbx * OMQ_Q8_1_WORDS; i_ += nth_)               \
                         xq_[i_] = ((const uint32_t *)x)[i_];                                    \
+                else if (omq_mm_shuffle_ok(nth_, OMQ_GEMV_LANES))                               \
+                    omq_q8a_blocks_team(x, x_kind == OMQ_GEMV_X_F16, 0, nbx, xq_, part_, fault_, \
+                                        th_, OMQ_GEMV_LANES); /* part_ is free until the walk */ \
                 else                                                                            \
                     for (int64_t b_ = th_; b_ < nbx; b_ += nth_)                                \
-                        omq_q8a_block(x, x_kind == OMQ_GEMV_X_F16, b_, xq_, fault_);            \
+                        omq_q8a_block(x, x_kind == OMQ_GEMV_X_F16, b_, (omq_block_q8_1 *)xq_,   \
+                                      fault_);                                                  \
                 OMQ_MM_BARRIER;                                                                 \
                 const omq_block_q8_1 *X = (const omq_block_q8_1 *)xq_;                          \
                 OMQ_MM_ROWS_TILES(W, X, Y, rows, nu_, 1, ACC, T, BS, 1, OMQ_GEMV_LANES,         \

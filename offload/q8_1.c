@@ -5,26 +5,7 @@
 #include "matmul.h"
 
 #pragma omp declare target
-static inline void q8_1_quantize_block(OMQ_NOESCAPE const float *x, OMQ_NOESCAPE omq_block_q8_1 *y, OMQ_NOESCAPE const float *qw,
-                                       float sigma2) {
-    (void)qw;
-    (void)sigma2;
-    float amax = 0.0f;
-    for (int j = 0; j < OMQ_QK; ++j) {
-        const float a = omq_fabsf(x[j]);
-        amax = amax > a ? amax : a;
-    }
-    const float d = amax / 127;
-    const float id = d ? 1.0f / d : 0.0f;
-    y->d = omq_fp32_to_fp16(d);
-    int sum = 0;
-    for (int j = 0; j < OMQ_QK; ++j) {
-        y->qs[j] = (int8_t)omq_roundf(x[j] * id);
-        sum += y->qs[j];
-    }
-    y->s = omq_fp32_to_fp16(sum * d);
-}
-
+/* q8_1_quantize_block: matmul.h (the activations' quantizer) */
 static inline void q8_1_dequantize_group(OMQ_NOESCAPE const omq_block_q8_1 *x, int g, OMQ_NOESCAPE float *y) {
     const float d = omq_fp16_to_fp32(x->d);
     for (int i = 0; i < 8; ++i) y[i] = x->qs[8 * g + i] * d;
@@ -52,43 +33,38 @@ static inline void q8_1_vec_dot_q8_1(const omq_block_q8_1 *w, const omq_block_q8
 OMQ_DEFINE_CODEC32(q8_1, omq_block_q8_1)
 OMQ_DEFINE_MATMUL(q8_1, omq_block_q8_1, OMQ_QK, OMQ_GF_SYM)
 
-/* Activations given as IEEE binary16: each block widened exactly to float32, then quantized as
- * omq_quantize does (non-finite blocks become zeros and latch the fault word). */
-void omq_quantize_q8_1_f16(const omq_exec *ex, const uint16_t *src, void *dst, int64_t rows,
+/* Activations of the matrix products (float32, or binary16 where f16): on GPUs
+ * omq_q8a_blocks_team (matmul.h: 8 lanes a block, loads contiguous), else a lane per block. */
+#define OMQ_Q8A_LANES 128 /* lanes per team */
+
+void omq_quantize_q8_1_act(const omq_exec *ex, const void *src, int f16, void *dst, int64_t rows,
                            int64_t cols) {
     omq_block_q8_1 *y = (omq_block_q8_1 *)dst;
     int *fault = ex->fault;
-    OMQ_PARALLEL_FOR(ex, rows * (cols / OMQ_QK), i, (src, y, fault), {
-        float v[OMQ_QK];
-        for (int j = 0; j < OMQ_QK; ++j) v[j] = omq_fp16_to_fp32(src[i * OMQ_QK + j]);
-        OMQ_QUANTIZE_ONE(q8_1, omq_block_q8_1, OMQ_QK, v, y + i, NULL, 0.0f, fault);
-    });
-}
-
-/* Activations of the matrix products on devices: a lane per block (omq_q8a_block, matmul.h:
- * the 32 values loaded at once and kept in registers), no barrier. Host threads take
- * omq_quantize_q8_1. */
-#define OMQ_Q8A_LANES 128 /* lanes per team */
-
-void omq_quantize_q8_1_act(const omq_exec *ex, const float *src, void *dst, int64_t rows,
-                           int64_t cols) {
+    const int64_t nb = rows * (cols / OMQ_QK);
     if (ex->kind == OMQ_EXEC_HOST) {
-        omq_quantize_q8_1(ex, src, dst, rows, cols, NULL);
+        OMQ_HOST_FOR(nb, b, omq_q8a_block(src, f16, b, y, fault););
         return;
     }
-    uint32_t *y32 = (uint32_t *)dst; /* the workspace is 4-aligned; a block is 9 words */
-    int *fault = ex->fault;
-    const int64_t nb = rows * (cols / OMQ_QK), ntiles = (nb + OMQ_Q8A_LANES - 1) / OMQ_Q8A_LANES;
+    /* a tile: the blocks of one team pass (OMQ_Q8A_SPAN lanes a block on GPUs) */
+    const int tile = OMQ_Q8A_LANES / OMQ_Q8A_SPAN;
+    const int64_t ntiles = (nb + tile - 1) / tile;
     const int dev = ex->device, nteams = omq_teams_for_tiles(dev, ntiles);
     OMQ_PRAGMA(omp target teams num_teams(nteams) thread_limit(OMQ_Q8A_LANES) device(dev)
-               is_device_ptr(src, y32, fault))
-    _Pragma("omp parallel")
+               is_device_ptr(src, y, fault))
     {
-        OMQ_MM_THREAD;
-        for (int64_t t = omp_get_team_num(); t < ntiles; t += omp_get_num_teams())
-            for (int l = th_; l < OMQ_Q8A_LANES; l += nth_) {
-                const int64_t b = t * OMQ_Q8A_LANES + l;
-                if (b < nb) omq_q8a_block(src, 0, b, y32, fault);
+        float amax[OMQ_Q8A_LANES / OMQ_Q8A_SPAN];
+        _Pragma("omp parallel")
+        {
+            OMQ_MM_THREAD;
+            const int team = omq_mm_shuffle_ok(nth_, OMQ_Q8A_LANES);
+            for (int64_t t = omp_get_team_num(); t < ntiles; t += omp_get_num_teams()) {
+                const int64_t b0 = t * tile, cnt = OMQ_MM_MIN(nb - b0, tile);
+                if (team)
+                    omq_q8a_blocks_team(src, f16, b0, cnt, (uint32_t *)y, amax, fault, th_, OMQ_Q8A_LANES);
+                else
+                    for (int l = th_; l < cnt; l += nth_) omq_q8a_block(src, f16, b0 + l, y, fault);
             }
+        }
     }
 }

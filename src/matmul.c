@@ -166,8 +166,7 @@ static void run_matmul(const omq_exec *ex, void *p) {
         return;
     }
     if (a->x_q8_1) {
-        if (a->x_f16) omq_quantize_q8_1_f16(ex, (const uint16_t *)a->X, ex->workspace, a->n, a->K);
-        else omq_quantize_q8_1_act(ex, (const float *)a->X, ex->workspace, a->n, a->K);
+        omq_quantize_q8_1_act(ex, a->X, a->x_f16, ex->workspace, a->n, a->K);
         x = ex->workspace;
     } else if (a->x_f16) {
         omq_dequantize_f16(ex, a->X, ex->workspace, 0, a->n, a->K);
