@@ -20,7 +20,8 @@ void omq_kernel_empty(const omq_exec *ex) {
         for (int i = 0; i < 1; ++i) sink = i;
     } else {
         const int dev = ex->device;
-#pragma omp target teams distribute parallel for device(dev)
+        /* an explicit shape, as omq's kernels have (the direct launcher needs one) */
+#pragma omp target teams distribute parallel for device(dev) num_teams(1) thread_limit(32)
         for (int i = 0; i < 1; ++i) (void)i;
     }
     (void)sink;

@@ -4,6 +4,8 @@
  * Ordering. Target regions are synchronous (codec.h says why no `nowait`), so a kernel is
  * done when its launch returns. Each stream is a FIFO: callers enqueue and return; one
  * executor thread at a time serves a stream, running its kernels and copies in order.
+ * On NVIDIA GPUs each stream also owns a CUstream on which the executor launches omq's
+ * regions directly (cuda.h): copies, runtime regions and stream_wait wait for it first.
  * Streams served by different executors overlap (LLVM's runtime gives each host thread its
  * own device queue).
  *
@@ -14,13 +16,13 @@
  * (no usable interop), so work on it is synchronous: the CUDA stream is synchronized, the
  * kernel or copy runs and completes, then the call returns — which orders it after earlier
  * and before later work on that stream. */
-#include <dlfcn.h>
 #include <omp.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
+#include "cuda.h"
 #include "device.h"
 
 #ifdef OMQ_OFFLOAD
@@ -45,44 +47,6 @@ static int no_target_memcpy(void *d, const void *s, size_t n, size_t doff, size_
 
 static int on_host(const omq_context *ctx) { return ctx->device == OMQ_DEVICE_FALLBACK; }
 
-/* ---- CUDA driver, loaded on first use and never linked: adopted CUDA streams are
- * synchronized through it, and device allocations are checked against free memory with it
- * first, because LLVM's CUDA plugin prints to stderr when an allocation fails and omq must
- * not print. (A race with other allocators can still make the runtime fail and print.) */
-static struct {
-    int (*Init)(unsigned);
-    int (*DeviceGetCount)(int *);
-    int (*DeviceGet)(int *, int);
-    int (*PrimaryCtxRetain)(void **, int);
-    int (*PrimaryCtxRelease)(int);
-    int (*CtxPushCurrent)(void *);
-    int (*CtxPopCurrent)(void **);
-    int (*MemGetInfo)(size_t *, size_t *);
-    int (*StreamSynchronize)(void *);
-    int (*CtxGetFlags)(unsigned *);
-    int (*CtxSetFlags)(unsigned); /* CUDA >= 12.1 drivers */
-    int (*DeviceGetAttribute)(int *, int, int); /* optional */
-    int devices;
-} cu;
-static pthread_once_t cuda_once = PTHREAD_ONCE_INIT;
-
-#define CU_SYM(field, name) (*(void **)&cu.field = dlsym(lib, name)) != NULL
-static void load_cuda(void) {
-    void *lib = dlopen("libcuda.so.1", RTLD_NOW | RTLD_LOCAL);
-    if (!lib) return;
-    if (CU_SYM(StreamSynchronize, "cuStreamSynchronize") && CU_SYM(Init, "cuInit") &&
-        CU_SYM(DeviceGetCount, "cuDeviceGetCount") && CU_SYM(DeviceGet, "cuDeviceGet") &&
-        CU_SYM(PrimaryCtxRetain, "cuDevicePrimaryCtxRetain") &&
-        CU_SYM(PrimaryCtxRelease, "cuDevicePrimaryCtxRelease_v2") &&
-        CU_SYM(CtxPushCurrent, "cuCtxPushCurrent_v2") && CU_SYM(CtxPopCurrent, "cuCtxPopCurrent_v2") &&
-        CU_SYM(MemGetInfo, "cuMemGetInfo_v2") && cu.Init(0) == 0 && cu.DeviceGetCount(&cu.devices) == 0) {
-        if (!(CU_SYM(CtxGetFlags, "cuCtxGetFlags") && CU_SYM(CtxSetFlags, "cuCtxSetFlags"))) cu.CtxSetFlags = NULL;
-        if (!(CU_SYM(DeviceGetAttribute, "cuDeviceGetAttribute"))) cu.DeviceGetAttribute = NULL;
-        return;
-    }
-    cu.devices = 0;
-}
-
 /* LLVM's CUDA plugin creates the primary context with CU_CTX_SCHED_BLOCKING_SYNC, so every
  * synchronous target region ends with the host thread asleep on an OS primitive until an
  * interrupt wakes it: tens of microseconds per kernel. omq's GPU contexts switch the device's
@@ -91,8 +55,8 @@ static void load_cuda(void) {
  * runtime of the application shares it. OMQ_CUDA_SYNC=blocking|spin|yield|auto chooses. */
 static void cuda_set_sync_policy(int device) {
     enum { SCHED_AUTO = 0, SCHED_SPIN = 1, SCHED_YIELD = 2, SCHED_BLOCKING = 4, SCHED_MASK = 7 };
-    pthread_once(&cuda_once, load_cuda);
-    if (device >= cu.devices || !cu.CtxSetFlags) return;
+    const omq_cuda_driver *cu = omq_cuda();
+    if (device >= cu->devices || !cu->CtxSetFlags) return;
     const char *env = getenv("OMQ_CUDA_SYNC");
     unsigned want = SCHED_AUTO;
     if (env && !strcmp(env, "blocking")) want = SCHED_BLOCKING;
@@ -100,29 +64,32 @@ static void cuda_set_sync_policy(int device) {
     else if (env && !strcmp(env, "yield")) want = SCHED_YIELD;
     int dev;
     void *pctx, *popped;
-    if (cu.DeviceGet(&dev, device) || cu.PrimaryCtxRetain(&pctx, dev)) return;
+    if (cu->DeviceGet(&dev, device) || cu->PrimaryCtxRetain(&pctx, dev)) return;
     unsigned flags;
-    if (cu.CtxPushCurrent(pctx) == 0) {
-        if (cu.CtxGetFlags(&flags) == 0 && (flags & SCHED_MASK) != want) cu.CtxSetFlags((flags & ~SCHED_MASK) | want);
-        cu.CtxPopCurrent(&popped);
+    if (cu->CtxPushCurrent(pctx) == 0) {
+        if (cu->CtxGetFlags(&flags) == 0 && (flags & SCHED_MASK) != want) cu->CtxSetFlags((flags & ~SCHED_MASK) | want);
+        cu->CtxPopCurrent(&popped);
     }
-    cu.PrimaryCtxRelease(dev);
+    cu->PrimaryCtxRelease(dev);
 }
 
-/* free bytes of an NVIDIA device (OpenMP device N = CUDA device N), or 0 if unknown */
+/* free bytes of an NVIDIA device (OpenMP device N = CUDA device N), or 0 if unknown.
+ * Device allocations are checked against it first, because LLVM's CUDA plugin prints to
+ * stderr when an allocation fails and omq must not print. (A race with other allocators can
+ * still make the runtime fail and print.) */
 static int cuda_free_memory(int device, size_t *free_bytes) {
-    pthread_once(&cuda_once, load_cuda);
-    if (device >= cu.devices) return 0;
+    const omq_cuda_driver *cu = omq_cuda();
+    if (device >= cu->devices) return 0;
     int dev;
     void *pctx, *popped;
     size_t total;
-    if (cu.DeviceGet(&dev, device) || cu.PrimaryCtxRetain(&pctx, dev)) return 0;
+    if (cu->DeviceGet(&dev, device) || cu->PrimaryCtxRetain(&pctx, dev)) return 0;
     int ok = 0;
-    if (cu.CtxPushCurrent(pctx) == 0) { /* the primary context: the one LLVM's plugin uses */
-        ok = cu.MemGetInfo(free_bytes, &total) == 0;
-        cu.CtxPopCurrent(&popped);
+    if (cu->CtxPushCurrent(pctx) == 0) { /* the primary context: the one LLVM's plugin uses */
+        ok = cu->MemGetInfo(free_bytes, &total) == 0;
+        cu->CtxPopCurrent(&popped);
     }
-    cu.PrimaryCtxRelease(dev);
+    cu->PrimaryCtxRelease(dev);
     return ok;
 }
 
@@ -179,14 +146,18 @@ typedef struct omp_stream {
     size_t cap, head, count;
     int copy_failed; /* a queued copy failed; stream_wait reports it */
     void *cuda;      /* adopted CUDA stream: synchronous mode */
+    void *direct;    /* omq's own CUstream for direct launches (cuda.h), or NULL */
     struct omp_stream *next_ready;
 } omp_stream;
 
 /* returns nonzero if a copy failed */
 static int run_item(omp_stream *q, work_item *it) {
-    if (it->copy) return omp_be_copy(q->s->ctx, it->dst, it->src, it->bytes, it->kind);
+    if (it->copy) /* the runtime's copies are synchronous: after the stream's launches */
+        return (q->direct && omq_cuda_direct_wait(q->direct)) || omp_be_copy(q->s->ctx, it->dst, it->src, it->bytes, it->kind);
     const omq_exec ex = omq_stream_exec(q->s);
+    if (q->direct) omq_cuda_direct_arm(q->direct, ex.device);
     it->run(&ex, it->args);
+    if (q->direct) omq_cuda_direct_disarm();
     return 0;
 }
 
@@ -267,13 +238,13 @@ static omq_status omp_stream_open(omq_stream *s, void *external, int kind) {
     /* every stream of a GPU context: by then the runtime has made the primary context */
     if (!on_host(s->ctx)) cuda_set_sync_policy(s->ctx->omp_device);
     if (kind == OMQ_EXTERNAL_CUDA) {
-        pthread_once(&cuda_once, load_cuda);
-        if (!cu.StreamSynchronize || on_host(s->ctx)) return OMQ_ERR_UNSUPPORTED;
+        if (!omq_cuda()->StreamSynchronize || on_host(s->ctx)) return OMQ_ERR_UNSUPPORTED;
     }
     omp_stream *q = calloc(1, sizeof *q);
     if (!q) return OMQ_ERR_ALLOC;
     q->s = s;
     q->cuda = external;
+    if (!external && !on_host(s->ctx)) q->direct = omq_cuda_direct_stream(s->ctx->omp_device);
     pthread_mutex_init(&q->mu, NULL);
     pthread_cond_init(&q->drained, NULL);
     s->impl = q;
@@ -284,9 +255,10 @@ static omq_status omp_stream_wait(omq_stream *s) {
     omp_stream *q = s->impl;
     pthread_mutex_lock(&q->mu);
     while (q->busy) pthread_cond_wait(&q->drained, &q->mu);
-    const int failed = q->copy_failed;
+    int failed = q->copy_failed;
     q->copy_failed = 0;
     pthread_mutex_unlock(&q->mu);
+    if (q->direct && omq_cuda_direct_wait(q->direct)) failed = 1;
     return failed ? OMQ_ERR_DEVICE : OMQ_OK;
 }
 
@@ -294,6 +266,7 @@ static void omp_stream_close(omq_stream *s) {
     omp_stream *q = s->impl;
     if (!q) return;
     omp_stream_wait(s); /* no executor holds it once drained */
+    omq_cuda_direct_stream_free(q->direct);
     pthread_cond_destroy(&q->drained);
     pthread_mutex_destroy(&q->mu);
     free(q->ring);
@@ -329,7 +302,7 @@ static omq_status enqueue(omp_stream *q, const work_item *it) {
 
 /* adopted CUDA stream: run now, after the stream's earlier work, and complete before return */
 static omq_status run_synchronously(omp_stream *q, work_item *it) {
-    if (cu.StreamSynchronize(q->cuda)) return OMQ_ERR_DEVICE;
+    if (omq_cuda()->StreamSynchronize(q->cuda)) return OMQ_ERR_DEVICE;
     return run_item(q, it) ? OMQ_ERR_DEVICE : OMQ_OK;
 }
 
@@ -351,7 +324,7 @@ static int omp_stream_idle(omq_stream *s) {
     pthread_mutex_lock(&q->mu);
     const int idle = !q->busy;
     pthread_mutex_unlock(&q->mu);
-    return idle;
+    return idle && (!q->direct || omq_cuda_direct_idle(q->direct));
 }
 
 /* SMs of an NVIDIA device (OpenMP device N = CUDA device N); 0 elsewhere (other devices,
@@ -359,10 +332,10 @@ static int omp_stream_idle(omq_stream *s) {
 static int omp_compute_units(omq_context *ctx) {
     enum { CU_DEVICE_ATTRIBUTE_MULTIPROCESSOR_COUNT = 16 };
     if (on_host(ctx)) return 0;
-    pthread_once(&cuda_once, load_cuda);
+    const omq_cuda_driver *cu = omq_cuda();
     int dev, n = 0;
-    if (ctx->omp_device >= cu.devices || !cu.DeviceGetAttribute || cu.DeviceGet(&dev, ctx->omp_device) ||
-        cu.DeviceGetAttribute(&n, CU_DEVICE_ATTRIBUTE_MULTIPROCESSOR_COUNT, dev))
+    if (ctx->omp_device >= cu->devices || !cu->DeviceGetAttribute || cu->DeviceGet(&dev, ctx->omp_device) ||
+        cu->DeviceGetAttribute(&n, CU_DEVICE_ATTRIBUTE_MULTIPROCESSOR_COUNT, dev))
         return 0;
     return n > 0 ? n : 0;
 }
