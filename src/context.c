@@ -87,8 +87,9 @@ static omq_status sync_stream(omq_stream *s) {
         s->fault_pending = 0;
         int fault = 0;
         const int zero = 0;
+        /* a clean word (the rule) stays as it is: one copy, not two, per synchronize */
         if (ctx->be->copy(ctx, &fault, s->fault, sizeof fault, OMQ_COPY_DEVICE_TO_HOST) ||
-            ctx->be->copy(ctx, s->fault, &zero, sizeof zero, OMQ_COPY_HOST_TO_DEVICE))
+            (fault && ctx->be->copy(ctx, s->fault, &zero, sizeof zero, OMQ_COPY_HOST_TO_DEVICE)))
             st = omq_fail(ctx, OMQ_ERR_DEVICE, "reading the device's error word failed");
         else if (fault)
             st = omq_fail(ctx, (omq_status)fault, "queued work reported: %s", omq_strerror((omq_status)fault));

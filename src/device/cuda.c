@@ -48,7 +48,6 @@ static void load_cuda(void) {
     /* optional: each user checks its own */
     if (!(CU_SYM(CtxGetFlags, "cuCtxGetFlags") && CU_SYM(CtxSetFlags, "cuCtxSetFlags"))) cu.CtxSetFlags = NULL;
     CU_OPT(DeviceGetAttribute, "cuDeviceGetAttribute");
-    CU_OPT(CtxSetCurrent, "cuCtxSetCurrent");
     CU_OPT(StreamCreate, "cuStreamCreate");
     CU_OPT(StreamDestroy, "cuStreamDestroy_v2");
     CU_OPT(StreamQuery, "cuStreamQuery");
@@ -57,6 +56,9 @@ static void load_cuda(void) {
     CU_OPT(ModuleGetGlobal, "cuModuleGetGlobal_v2");
     CU_OPT(MemcpyDtoH, "cuMemcpyDtoH_v2");
     CU_OPT(MemcpyHtoD, "cuMemcpyHtoD_v2");
+    CU_OPT(MemcpyHtoDAsync, "cuMemcpyHtoDAsync_v2");
+    CU_OPT(MemcpyDtoHAsync, "cuMemcpyDtoHAsync_v2");
+    CU_OPT(MemcpyDtoDAsync, "cuMemcpyDtoDAsync_v2");
     CU_OPT(FuncGetAttribute, "cuFuncGetAttribute");
     CU_OPT(FuncGetParamInfo, "cuFuncGetParamInfo");
     CU_OPT(LaunchKernel, "cuLaunchKernel");
@@ -111,6 +113,7 @@ typedef struct {
 typedef struct {
     int state; /* 0 untried, 1 ready, -1 unusable */
     void *ctx, *module;
+    void *copies; /* stream of omq_cuda_copy, or NULL */
     kernel_slot *slots;
     size_t nslots; /* a power of two */
 } device_image;
@@ -162,7 +165,7 @@ static int load_image(int d) {
     const char *env = getenv("OMQ_DIRECT_LAUNCH");
     if (env && !strcmp(env, "0")) return 0;
     const void *image = nvidia_image(direct.desc);
-    if (!image || d >= cu.devices || !cu.CtxSetCurrent || !cu.StreamCreate || !cu.StreamDestroy || !cu.StreamQuery ||
+    if (!image || d >= cu.devices || !cu.StreamCreate || !cu.StreamDestroy || !cu.StreamQuery ||
         !cu.ModuleLoadData || !cu.ModuleGetFunction || !cu.ModuleGetGlobal || !cu.MemcpyDtoH || !cu.MemcpyHtoD ||
         !cu.FuncGetAttribute || !cu.FuncGetParamInfo || !cu.LaunchKernel)
         return 0;
@@ -185,6 +188,9 @@ static int load_image(int d) {
         if (cu.ModuleGetGlobal(&ptr, &bytes, di->module, "__omp_rtl_device_environment") == 0)
             ok = cu.MemcpyHtoD(ptr, &env_, bytes < sizeof env_ ? bytes : sizeof env_) == 0;
     }
+    if (ok && (!cu.MemcpyHtoDAsync || !cu.MemcpyDtoHAsync || !cu.MemcpyDtoDAsync ||
+               cu.StreamCreate(&di->copies, 1 /* CU_STREAM_NON_BLOCKING */)))
+        di->copies = NULL;
     cu.CtxPopCurrent(&popped);
     di->slots = ok ? calloc(n, sizeof *di->slots) : NULL;
     if (!di->slots) return 0;
@@ -306,15 +312,40 @@ void omq_cuda_direct_stream_free(void *stream) {
     if (stream) cu.StreamDestroy(stream);
 }
 
+/* the primary context is pushed, not set: an application thread that serves its own
+ * submissions gets its current context back */
 void omq_cuda_direct_arm(void *stream, int device) {
-    armed.stream = stream;
+    armed.stream = cu.CtxPushCurrent(direct.dev[device].ctx) ? NULL : stream;
     armed.device = device;
-    cu.CtxSetCurrent(direct.dev[device].ctx);
 }
 
-void omq_cuda_direct_disarm(void) { armed.stream = NULL; }
+void omq_cuda_direct_disarm(void) {
+    void *popped;
+    if (armed.stream) cu.CtxPopCurrent(&popped);
+    armed.stream = NULL;
+}
 
 int omq_cuda_direct_wait(void *stream) { return cu.StreamSynchronize(stream) != 0; }
+
+/* The runtime's synchronous copy costs ~10 us; the driver's a few. On a stream of its own and
+ * waited for, as the runtime does: the driver's synchronous forms run on the legacy stream,
+ * which omq's non-blocking streams do not wait for (a pageable upload may still be in flight
+ * when cuMemcpyHtoD returns). */
+int omq_cuda_copy(int device, void *dst, const void *src, size_t bytes, int kind) {
+    if (device < 0 || device >= MAX_DEVICES) return -1;
+    pthread_mutex_lock(&direct.mu);
+    void *copies = direct.dev[device].state > 0 ? direct.dev[device].copies : NULL;
+    pthread_mutex_unlock(&direct.mu);
+    void *popped;
+    if (!copies || cu.CtxPushCurrent(direct.dev[device].ctx)) return -1;
+    const unsigned long long d = (uintptr_t)dst, s = (uintptr_t)src;
+    int rc = kind == 0   ? cu.MemcpyHtoDAsync(d, src, bytes, copies)
+             : kind == 1 ? cu.MemcpyDtoHAsync(dst, s, bytes, copies)
+                         : cu.MemcpyDtoDAsync(d, s, bytes, copies);
+    rc |= cu.StreamSynchronize(copies);
+    cu.CtxPopCurrent(&popped);
+    return rc != 0;
+}
 
 int omq_cuda_direct_idle(void *stream) { return cu.StreamQuery(stream) == 0; }
 
@@ -328,4 +359,8 @@ void omq_cuda_direct_arm(void *stream, int device) { (void)stream, (void)device;
 void omq_cuda_direct_disarm(void) {}
 int omq_cuda_direct_wait(void *stream) { return stream != NULL; }
 int omq_cuda_direct_idle(void *stream) { return stream == NULL; }
+int omq_cuda_copy(int device, void *dst, const void *src, size_t bytes, int kind) {
+    (void)device, (void)dst, (void)src, (void)bytes, (void)kind;
+    return -1;
+}
 #endif

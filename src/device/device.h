@@ -2,7 +2,8 @@
  *   host: kernels on host threads; memory is host memory.
  *   omp:  kernels as OpenMP target regions on any offload device (NVIDIA included), memory
  *         from omp_target_alloc; each stream is a FIFO served by one executor thread at a
- *         time, so callers return at once and the stream's work runs in order.
+ *         time, so callers return at once and the stream's work runs in order. On NVIDIA
+ *         GPUs omq's regions are launched directly on a CUstream of the stream (cuda.h).
  *   hip:  ROCm: memory, copies and streams are HIP's (loaded with dlopen, so libomq never
  *         needs ROCm to load); kernels are OpenMP target regions on HIP memory (is_device_ptr)
  *         run in stream order: the HIP stream is synchronized, then the region runs.
