@@ -492,13 +492,8 @@ static inline void q8_1_quantize_block(OMQ_NOESCAPE const float *x, OMQ_NOESCAPE
                                        OMQ_NOESCAPE const float *qw, float sigma2) {
     (void)qw;
     (void)sigma2;
-    float amax = 0.0f;
-    for (int j = 0; j < OMQ_QK; ++j) {
-        const float a = omq_fabsf(x[j]);
-        amax = amax > a ? amax : a;
-    }
-    const float d = amax / 127;
-    const float id = d ? 1.0f / d : 0.0f;
+    float id;
+    const float d = omq_q8_scale(omq_absmax(x, OMQ_QK), &id);
     y->d = omq_fp32_to_fp16(d);
     int sum = 0;
     for (int j = 0; j < OMQ_QK; ++j) {
@@ -548,20 +543,16 @@ static inline void omq_q8a_blocks_team(const void *src, int f16, int64_t b0, int
                 for (int j = 0; j < 4; ++j) v[j] = s[j];
             }
         }
-        float a = 0.0f, bad = 0.0f;
-        for (int j = 0; j < 4; ++j) {
-            const float m = omq_fabsf(v[j]);
-            a = a > m ? a : m;
-            bad += omq_is_finite(v[j]) ? 0.0f : 1.0f;
-        }
-        a = omq_mm_row_max(a, OMQ_Q8A_SPAN);
+        float bad = 0.0f;
+        for (int j = 0; j < 4; ++j) bad += omq_is_finite(v[j]) ? 0.0f : 1.0f;
+        const float a = omq_mm_row_max(omq_absmax(v, 4), OMQ_Q8A_SPAN);
         bad = omq_mm_row_sum(bad, OMQ_Q8A_SPAN);
         if (p == 0 && live) amax_[slot] = bad > 0.0f ? -1.0f : a;
         OMQ_MM_BARRIER;
         const float amax = live ? amax_[slot] : 0.0f;
         const int ok = amax >= 0.0f;
-        const float d = ok ? amax / 127 : 0.0f;
-        const float id = d ? 1.0f / d : 0.0f;
+        float id;
+        const float d = omq_q8_scale(ok ? amax : 0.0f, &id);
         uint32_t w = 0;
         int sum = 0;
         for (int j = 0; j < 4; ++j) {
@@ -580,6 +571,16 @@ static inline void omq_q8a_blocks_team(const void *src, int f16, int64_t b0, int
         }
         OMQ_MM_BARRIER; /* amax_ is rewritten next */
     }
+}
+
+/* Blocks b0 .. b0+nb-1 of src into y32 by the team's threads (th of nth, the team `lanes`
+ * wide): omq_q8a_blocks_team where a thread is a lane (GPUs), else a lane per block. */
+static inline void omq_q8a_blocks(const void *src, int f16, int64_t b0, int64_t nb, uint32_t *y32,
+                                  float *amax_, int *fault, int th, int nth, int lanes) {
+    if (omq_mm_shuffle_ok(nth, lanes))
+        omq_q8a_blocks_team(src, f16, b0, nb, y32, amax_, fault, th, lanes);
+    else
+        for (int64_t i = th; i < nb; i += nth) omq_q8a_block(src, f16, b0 + i, (omq_block_q8_1 *)y32, fault);
 }
 #pragma omp end declare target
 
@@ -777,13 +778,9 @@ static inline void omq_q8a_blocks_team(const void *src, int f16, int64_t b0, int
                 if (x_kind == OMQ_GEMV_X_Q8_1)                                                  \
                     for (int64_t i_ = th_; i_ < nbx * OMQ_Q8_1_WORDS; i_ += nth_)               \
                         xq_[i_] = ((const uint32_t *)x)[i_];                                    \
-                else if (omq_mm_shuffle_ok(nth_, OMQ_GEMV_LANES))                               \
-                    omq_q8a_blocks_team(x, x_kind == OMQ_GEMV_X_F16, 0, nbx, xq_, part_, fault_, \
-                                        th_, OMQ_GEMV_LANES); /* part_ is free until the walk */ \
-                else                                                                            \
-                    for (int64_t b_ = th_; b_ < nbx; b_ += nth_)                                \
-                        omq_q8a_block(x, x_kind == OMQ_GEMV_X_F16, b_, (omq_block_q8_1 *)xq_,   \
-                                      fault_);                                                  \
+                else /* part_ is free until the walk */                                         \
+                    omq_q8a_blocks(x, x_kind == OMQ_GEMV_X_F16, 0, nbx, xq_, part_, fault_, th_,  \
+                                   nth_, OMQ_GEMV_LANES);                                       \
                 OMQ_MM_BARRIER;                                                                 \
                 const omq_block_q8_1 *X = (const omq_block_q8_1 *)xq_;                          \
                 OMQ_MM_ROWS_TILES(W, X, Y, rows, nu_, 1, ACC, T, BS, 1, OMQ_GEMV_LANES,         \

@@ -144,6 +144,23 @@ static inline float omq_sqrtf(float v) { return __builtin_sqrtf(v); }
 /* C's roundf: halves away from zero (ggml's q8_0 and q8_1 use it). */
 static inline float omq_roundf(float v) { return __builtin_roundf(v); }
 
+/* ggml's symmetric 8-bit blocks (Q8_0, Q8_1): the largest magnitude of n values, and from
+ * it the scale d = amax / 127 (returned) and its inverse (0 for an all-zero block). */
+static inline float omq_absmax(OMQ_NOESCAPE const float *x, int n) {
+    float amax = 0.0f;
+    for (int j = 0; j < n; ++j) {
+        const float a = omq_fabsf(x[j]);
+        amax = amax > a ? amax : a;
+    }
+    return amax;
+}
+
+static inline float omq_q8_scale(float amax, OMQ_NOESCAPE float *id) {
+    const float d = amax / 127;
+    *id = d ? 1.0f / d : 0.0f;
+    return d;
+}
+
 static inline int omq_min_i(int a, int b) { return a < b ? a : b; }
 static inline int omq_max_i(int a, int b) { return a > b ? a : b; }
 

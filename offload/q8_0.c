@@ -7,13 +7,8 @@ static inline void q8_0_quantize_block(OMQ_NOESCAPE const float *x, OMQ_NOESCAPE
                                        float sigma2) {
     (void)qw; /* ggml's q8_0 ignores importance weights */
     (void)sigma2;
-    float amax = 0.0f;
-    for (int j = 0; j < OMQ_QK; ++j) {
-        const float a = omq_fabsf(x[j]);
-        amax = amax > a ? amax : a;
-    }
-    const float d = amax / 127;
-    const float id = d ? 1.0f / d : 0.0f;
+    float id;
+    const float d = omq_q8_scale(omq_absmax(x, OMQ_QK), &id);
     y->d = omq_fp32_to_fp16(d);
     for (int j = 0; j < OMQ_QK; ++j) y->qs[j] = (int8_t)omq_roundf(x[j] * id);
 }

@@ -57,13 +57,10 @@ void omq_quantize_q8_1_act(const omq_exec *ex, const void *src, int f16, void *d
         _Pragma("omp parallel")
         {
             OMQ_MM_THREAD;
-            const int team = omq_mm_shuffle_ok(nth_, OMQ_Q8A_LANES);
             for (int64_t t = omp_get_team_num(); t < ntiles; t += omp_get_num_teams()) {
-                const int64_t b0 = t * tile, cnt = OMQ_MM_MIN(nb - b0, tile);
-                if (team)
-                    omq_q8a_blocks_team(src, f16, b0, cnt, (uint32_t *)y, amax, fault, th_, OMQ_Q8A_LANES);
-                else
-                    for (int l = th_; l < cnt; l += nth_) omq_q8a_block(src, f16, b0 + l, y, fault);
+                const int64_t b0 = t * tile;
+                omq_q8a_blocks(src, f16, b0, OMQ_MM_MIN(nb - b0, tile), (uint32_t *)y, amax, fault, th_, nth_,
+                               OMQ_Q8A_LANES);
             }
         }
     }
