@@ -185,8 +185,11 @@ static int load_image(int d) {
         } env_ = {0, (uint32_t)cu.devices, (uint32_t)d, 0, 0, 0, 0, 0};
         unsigned long long ptr;
         size_t bytes;
+        /* the synchronous copy runs on the legacy stream, which omq's streams do not wait
+         * for, and may return before its DMA ends: waited for here */
         if (cu.ModuleGetGlobal(&ptr, &bytes, di->module, "__omp_rtl_device_environment") == 0)
-            ok = cu.MemcpyHtoD(ptr, &env_, bytes < sizeof env_ ? bytes : sizeof env_) == 0;
+            ok = cu.MemcpyHtoD(ptr, &env_, bytes < sizeof env_ ? bytes : sizeof env_) == 0 &&
+                 cu.StreamSynchronize(NULL) == 0;
     }
     if (ok && (!cu.MemcpyHtoDAsync || !cu.MemcpyDtoHAsync || !cu.MemcpyDtoDAsync ||
                cu.StreamCreate(&di->copies, 1 /* CU_STREAM_NON_BLOCKING */)))
