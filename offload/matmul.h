@@ -114,6 +114,35 @@ static inline uint32_t omq_ld32_a4(const void *p) {
     return v;
 }
 
+/* n words from p, which is only 2-aligned (the quants of Q4_0, Q5_0, Q8_0, Q3_K, Q6_K blocks).
+ * GPU form: n + 1 aligned words joined by shifts, not 2n loads of 16 bits. Every word it
+ * reads holds a byte of the run, so it lies in a page the run is in (where p + 4n is
+ * 4-aligned the last load repeats the one before); the bytes beside the run that such a
+ * word holds are not used. */
+static inline void omq_ld_run_a2_gpu(const uint8_t *p, int n, uint32_t *w) {
+    const int o = (int)((uintptr_t)p & 2);
+    const uint8_t *a = p - o;
+    uint32_t lo = omq_ld32_a4(a);
+    for (int i = 0; i < n; ++i) {
+        const uint32_t hi = omq_ld32_a4(a + 4 * (i + 1) - (i + 1 == n && !o ? 4 : 0));
+        w[i] = (uint32_t)(((uint64_t)hi << 32 | lo) >> (8 * o));
+        lo = hi;
+    }
+}
+
+#pragma omp declare variant(omq_ld_run_a2_gpu) match(device = {kind(gpu)})
+static inline void omq_ld_run_a2(const uint8_t *p, int n, uint32_t *w) {
+    for (int i = 0; i < n; ++i) w[i] = omq_ld32_a2(p + 4 * i);
+}
+
+/* n words from p, 4-aligned where a4 (a constant at every call) says so, else 2-aligned */
+static inline void omq_ld_run(const uint8_t *p, int a4, int n, uint32_t *w) {
+    if (a4)
+        for (int i = 0; i < n; ++i) w[i] = omq_ld32_a4(p + 4 * i);
+    else
+        omq_ld_run_a2(p, n, w);
+}
+
 static inline int omq_dp4a_nvptx(uint32_t a, uint32_t b, int c) {
 #if defined(__NVPTX__)
     int r;
@@ -227,16 +256,14 @@ static inline uint32_t omq_sub_bytes(uint32_t v, uint32_t k) {
     return (v + 0x01010101u * (0x80u - k)) ^ 0x80808080u;
 }
 
-/* a word at p, 4-aligned where a4 (a constant at every call) says so, else 2-aligned */
-static inline uint32_t omq_ld32_a(const void *p, int a4) { return a4 ? omq_ld32_a4(p) : omq_ld32_a2(p); }
-
 /* the 32 4-bit quants of a legacy block (16 bytes at qs: low nibbles are values 0..15, high
  * nibbles 16..31) as 8 words of bytes 0..15; a4: qs is 4-aligned (Q4_1, Q5_1) */
 static inline void omq_nibbles_words(const uint8_t *qs, int a4, uint32_t *q) {
+    uint32_t v[4];
+    omq_ld_run(qs, a4, 4, v);
     for (int i = 0; i < 4; ++i) {
-        const uint32_t v = omq_ld32_a(qs + 4 * i, a4);
-        q[i] = v & 0x0F0F0F0Fu;
-        q[i + 4] = (v >> 4) & 0x0F0F0F0Fu;
+        q[i] = v[i] & 0x0F0F0F0Fu;
+        q[i + 4] = (v[i] >> 4) & 0x0F0F0F0Fu;
     }
 }
 
@@ -259,7 +286,8 @@ static inline void omq_q5_group(OMQ_NOESCAPE const uint8_t *qs, OMQ_NOESCAPE con
 }
 
 static inline void omq_q5_words(const uint8_t *qs, const uint8_t *qh, int a4, uint32_t *q) {
-    const uint32_t h = omq_ld32_a(qh, a4);
+    uint32_t h;
+    omq_ld_run(qh, a4, 1, &h);
     omq_nibbles_words(qs, a4, q);
     for (int i = 0; i < 4; ++i) {
         q[i] |= omq_bit4_bytes(h >> (4 * i));
@@ -621,6 +649,12 @@ static inline void omq_q8a_blocks(const void *src, int f16, int64_t b0, int64_t 
         }                                                                                       \
     } while (0)
 
+/* Units a lane of the one-column walk takes at a time: their loads are issued together (one
+ * basic block), not one unit's after the other's sums. H100, queued GEMV, with the aligned
+ * word loads of omq_ld_run_a2: see docs/perf.md; 4 was no faster than 2 and slower where a
+ * row's units are not a multiple of 4 lanes' worth (q5_0, q5_K at 4096x14336). */
+#define OMQ_GEMV_ILP 2
+
 /* A team's walk over its tiles (inside the parallel region): LANES lanes (a constant, 2^LSH),
  * lpr of them per row, rpt = LANES / lpr rows per tile; part_ holds LANES * NCM floats. */
 #define OMQ_MM_ROWS_TILES(W, X, Y, rows, nu, n, ACC, T, BS, NCM, LANES, LSH, lpr_, rpt_, ntiles_, \
@@ -633,9 +667,13 @@ static inline void omq_q8a_blocks(const void *src, int f16, int64_t b0, int64_t 
                 if ((NCM) == 1 && omq_mm_shuffle_ok(nth_, (LANES))) { /* thread th_: lane th_ */ \
                     const int64_t r_ = tm_ * rpt_ + (th_ >> lsh_);                              \
                     float a_[1] = {0};                                                          \
-                    if (r_ < (rows))                                                            \
-                        for (int64_t u_ = th_ & (lpr_ - 1); u_ < (nu); u_ += lpr_)              \
-                            ACC(T, BS, r_, u_, c0_, 1, a_);                                     \
+                    if (r_ < (rows)) {                                                          \
+                        int64_t u_ = th_ & (lpr_ - 1);                                          \
+                        for (; u_ + (OMQ_GEMV_ILP - 1) * lpr_ < (nu); u_ += OMQ_GEMV_ILP * lpr_) \
+                            OMQ_UNROLL for (int k_ = 0; k_ < OMQ_GEMV_ILP; ++k_)                \
+                                ACC(T, BS, r_, u_ + k_ * lpr_, c0_, 1, a_);                     \
+                        for (; u_ < (nu); u_ += lpr_) ACC(T, BS, r_, u_, c0_, 1, a_);           \
+                    }                                                                           \
                     const float s_ = omq_mm_row_sum(a_[0], lpr_);                               \
                     if ((th_ & (lpr_ - 1)) == 0 && r_ < (rows)) Y[c0_ * (rows) + r_] = s_;      \
                     continue;                                                                   \

@@ -132,9 +132,12 @@ static inline void q3_K_group_words(const omq_block_q3_K *w, int g, OMQ_NOESCAPE
                                     OMQ_NOESCAPE omq_group_coef *cf) {
     const uint8_t *qs = w->qs + 32 * (g >> 2);
     const int shift = 2 * (g & 3);
+    uint32_t lw[8], hw[8];
+    omq_ld_run_a2(qs, 8, lw);
+    omq_ld_run_a2(w->hmask, 8, hw);
     for (int i = 0; i < 8; ++i) {
-        const uint32_t low = (omq_ld32_a2(qs + 4 * i) >> shift) & 0x03030303u;
-        const uint32_t high = (omq_ld32_a2(w->hmask + 4 * i) >> g) & 0x01010101u;
+        const uint32_t low = (lw[i] >> shift) & 0x03030303u;
+        const uint32_t high = (hw[i] >> g) & 0x01010101u;
         q[i] = omq_sub_bytes(low | high << 2, 4);
     }
     *cf = (omq_group_coef){omq_fp16_to_fp32(w->d), 0.0f,

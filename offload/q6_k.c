@@ -112,9 +112,12 @@ static inline void q6_K_group_words(const omq_block_q6_K *w, int g, OMQ_NOESCAPE
     const int h = g / 4, k = g % 4;
     const uint8_t *ql = w->ql + 64 * h + 32 * (k & 1), *qh = w->qh + 32 * h;
     const int lshift = 4 * (k >> 1), hshift = 2 * k;
+    uint32_t lw[8], hw[8];
+    omq_ld_run_a2(ql, 8, lw);
+    omq_ld_run_a2(qh, 8, hw);
     for (int i = 0; i < 8; ++i) {
-        const uint32_t lo = (omq_ld32_a2(ql + 4 * i) >> lshift) & 0x0F0F0F0Fu;
-        const uint32_t hi = (omq_ld32_a2(qh + 4 * i) >> hshift) & 0x03030303u;
+        const uint32_t lo = (lw[i] >> lshift) & 0x0F0F0F0Fu;
+        const uint32_t hi = (hw[i] >> hshift) & 0x03030303u;
         q[i] = omq_sub_bytes(lo | (hi << 4), 32);
     }
     *cf = (omq_group_coef){omq_fp16_to_fp32(w->d), 0.0f, {w->scales[2 * g], w->scales[2 * g + 1]}, {0, 0}};

@@ -26,7 +26,7 @@ static inline void q8_0_dequantize_block(OMQ_NOESCAPE const omq_block_q8_0 *x, O
 static inline void q8_0_group_words(const omq_block_q8_0 *w, int g, OMQ_NOESCAPE uint32_t *q,
                                     OMQ_NOESCAPE omq_group_coef *cf) {
     (void)g;
-    for (int i = 0; i < 8; ++i) q[i] = omq_ld32_a2(w->qs + 4 * i);
+    omq_ld_run_a2((const uint8_t *)w->qs, 8, q);
     *cf = omq_coef_sym(omq_fp16_to_fp32(w->d));
 }
 
