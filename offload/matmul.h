@@ -650,9 +650,8 @@ static inline void omq_q8a_blocks(const void *src, int f16, int64_t b0, int64_t 
     } while (0)
 
 /* Units a lane of the one-column walk takes at a time: their loads are issued together (one
- * basic block), not one unit's after the other's sums. H100, queued GEMV, with the aligned
- * word loads of omq_ld_run_a2: see docs/perf.md; 4 was no faster than 2 and slower where a
- * row's units are not a multiple of 4 lanes' worth (q5_0, q5_K at 4096x14336). */
+ * basic block), not one unit's after the other's sums. H100, queued GEMV (docs/perf.md): 4
+ * was no faster than 2, and slower for q5_0 and q5_K at 4096x14336. */
 #define OMQ_GEMV_ILP 2
 
 /* A team's walk over its tiles (inside the parallel region): LANES lanes (a constant, 2^LSH),
