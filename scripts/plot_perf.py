@@ -1,6 +1,6 @@
 #!/usr/bin/env python3
-"""Charts `omq bench --csv` output: achieved GB/s of GEMV (n = 1) per type, cold, warm and
-queued, against the copy-kernel roofline the benchmark measured at start-up and, with
+"""Charts `omq bench --csv` output: achieved GB/s of GEMV (n = 1) per type in each mode the
+CSV has, against the copy roofline the benchmark measured at start-up and, with
 --ggml, ggml-cuda's warm GEMV on the H100 (issue 6's figures, m=4096 k=14336, in GB/s).
 
     python3 scripts/plot_perf.py bench.csv docs/perf-gemv.png [--shape 14336x4096] [--title ...]
@@ -58,11 +58,13 @@ def main():
     import matplotlib.pyplot as plt
 
     fig, ax = plt.subplots(figsize=(10, 4.8))
-    w = 0.27
     xs = range(len(types))
-    for off, mode, color in ((-w, "cold", "#3b6ea8"), (0, "warm", "#e0863a"), (w, "queued", "#6aa84f")):
+    modes = [m for m in (("cold", "#3b6ea8"), ("warm", "#e0863a"), ("queued", "#6aa84f"), ("cold-queued", "#8e6bb8"))
+             if any(k[1] == m[0] for k in val)]
+    w = 0.8 / max(len(modes), 1)
+    for i, (mode, color) in enumerate(modes):
         ys = [val.get((t, mode), 0.0) for t in types]
-        ax.bar([x + off for x in xs], ys, w, label=mode, color=color)
+        ax.bar([x + (i - (len(modes) - 1) / 2) * w for x in xs], ys, w, label=mode, color=color)
     copy = float(meta.get("copy_gb_s", 0) or 0)
     if a.ggml:
         ys = [GGML_CUDA_GEMV.get(t) for t in types]
@@ -71,7 +73,7 @@ def main():
                    label="ggml-cuda warm (H100, issue 6)")
     if copy:
         ax.axhline(copy, color="black", linestyle="--", linewidth=1)
-        ax.text(len(types) - 0.5, copy, f"copy kernel {copy:.0f} GB/s", ha="right", va="bottom", fontsize=8)
+        ax.text(len(types) - 0.5, copy, f"copy {copy:.0f} GB/s", ha="right", va="bottom", fontsize=8)
         ax.axhline(0.85 * copy, color="gray", linestyle=":", linewidth=1)
         ax.text(len(types) - 0.5, 0.85 * copy, "85 %", ha="right", va="bottom", fontsize=8, color="gray")
     ax.set_xticks(list(xs))

@@ -18,7 +18,9 @@ typedef struct {
     int x_q8_1;              /* --x q8_1: the products' X given already quantized to Q8_1 */
     size_t llc_bytes;
     size_t copy_bytes;       /* read (and written) by the copy yardstick */
-    double copy_gbs;         /* the copy kernel's bandwidth (bytes read + written) */
+    double copy_gbs;         /* the copy yardstick: the faster of the two below */
+    double kernel_copy_gbs;  /* omq's copy kernel (bytes read + written) */
+    double driver_copy_gbs;  /* the device runtime's device-to-device copy (omq_memcpy) */
     double launch_us, queued_us;
 } bench;
 
@@ -26,8 +28,10 @@ typedef omq_status (*bench_fn)(void *arg, int rotation);
 
 /* cold: W rotated past the LLC, each call synchronized; warm: the same W, each call
  * synchronized; queued: the same W, 10 calls queued per synchronize (how ggml's
- * test-backend-ops times: launch latency overlaps) */
-enum { BENCH_COLD, BENCH_WARM, BENCH_QUEUED, BENCH_NMODES };
+ * test-backend-ops times: launch latency overlaps); cold-queued: W rotated past the LLC, 10
+ * calls queued per synchronize (the kernels' own speed from memory, without a round trip
+ * to the host per call) */
+enum { BENCH_COLD, BENCH_WARM, BENCH_QUEUED, BENCH_COLD_QUEUED, BENCH_NMODES };
 extern const char *const bench_mode_names[BENCH_NMODES];
 /* sets b->per_sync for the mode; returns the rotations of a working set of set_bytes */
 int bench_mode(bench *b, int mode, size_t set_bytes);
