@@ -18,7 +18,8 @@ typedef enum omq_exec_kind {
 typedef struct omq_exec {
     omq_exec_kind kind;
     int device; /* OpenMP device number, for OMQ_EXEC_TARGET */
-    int *fault; /* one int in `device` memory where kernels latch a deferred error */
+    int *fault; /* one int `device` can write (its memory, or mapped host memory) where kernels
+                 * latch a deferred error */
     void *workspace; /* scratch in `device` memory, as large as the submission asked for */
     int units;       /* compute units of `device` (SMs, CUs); 0 if unknown */
 } omq_exec;

@@ -22,7 +22,8 @@ typedef struct omq_backend omq_backend;
 struct omq_stream {
     omq_context *ctx;
     pthread_mutex_t lock;   /* submissions from several threads are serialized here */
-    int *fault;             /* deferred-error word in the device's memory */
+    int *fault;             /* deferred-error word, where the device's kernels can write it */
+    int fault_mapped;       /* it is in host_alloc memory the host reads directly (host_maps) */
     int fault_pending;      /* a kernel that can latch it ran since the last check */
     void *workspace;        /* scratch of its kernels (omq_submit_with_workspace) */
     size_t workspace_bytes;
@@ -47,6 +48,9 @@ struct omq_backend {
     int (*stream_idle)(omq_stream *s);
     /* compute units (SMs, CUs) of the context's device; 0 if unknown */
     int (*compute_units)(omq_context *ctx);
+    /* nonzero if the context's kernels can write host_alloc memory at its host address, and
+     * their writes are visible to the host once stream_wait returns; NULL: never */
+    int (*host_maps)(omq_context *ctx);
 };
 
 extern const omq_backend omq_backend_host;

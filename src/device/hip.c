@@ -173,4 +173,6 @@ const omq_backend omq_backend_hip = {
     "hip", hip_alloc, hip_free, hip_host_alloc, hip_host_free, hip_copy,
     hip_stream_open, hip_stream_close, hip_launch, hip_copy_async, hip_stream_wait, hip_stream_idle,
     hip_compute_units,
+    NULL, /* hipHostMalloc memory is mapped, but omq has never run on an AMD GPU: the error
+           * word stays in device memory, read by a copy */
 };

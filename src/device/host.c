@@ -52,7 +52,12 @@ static int host_idle(omq_stream *s) {
     return 1;
 }
 
+static int host_maps(omq_context *ctx) {
+    (void)ctx;
+    return 1;
+}
+
 const omq_backend omq_backend_host = {
     "host", host_alloc, host_free, host_alloc, host_free, host_copy,
-    host_stream_open, host_stream_close, host_launch, host_copy_async, host_wait, host_idle, NULL,
+    host_stream_open, host_stream_close, host_launch, host_copy_async, host_wait, host_idle, NULL, host_maps,
 };

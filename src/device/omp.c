@@ -347,8 +347,14 @@ static int omp_compute_units(omq_context *ctx) {
     return n > 0 ? n : 0;
 }
 
+/* The host fallback, and NVIDIA GPUs: LLVM's CUDA plugin makes host_alloc memory with
+ * cuMemAllocHost, page-locked and, under unified addressing, at the same address on every
+ * device; a kernel's writes to it are visible once its stream is synchronized. (AMD GPUs
+ * through LLVM's AMD plugin would qualify too, but omq has never run on one.) */
+static int omp_host_maps(omq_context *ctx) { return on_host(ctx) || ctx->omp_device < omq_cuda()->devices; }
+
 const omq_backend omq_backend_omp = {
     "omp", omp_be_alloc, omp_be_free, omp_be_host_alloc, omp_be_host_free, omp_be_copy,
     omp_stream_open, omp_stream_close, omp_launch, omp_copy_async, omp_stream_wait, omp_stream_idle,
-    omp_compute_units,
+    omp_compute_units, omp_host_maps,
 };
