@@ -550,60 +550,77 @@ static inline void omq_q8a_block(const void *src, int f16, int64_t b, omq_block_
  * lanes, thread th a lane (GPU form: omq_mm_shuffle_ok). A block takes OMQ_Q8A_SPAN
  * neighbouring lanes, each 4 neighbouring values, so a warp's loads are contiguous (a lane per
  * block reads with a 128-byte stride, 32 cache lines a load: on the H200 that was most of a
- * GEMV at K = 14336). The block's amax and flags meet by shuffles and reach its lanes through
+ * GEMV at K = 14336). A pass of the team covers lanes / OMQ_Q8A_SPAN blocks, and the loads
+ * of OMQ_Q8A_PASSES passes are issued before any is used: every team of a GEMV reads the
+ * same X at once, and a pass cost ~1.5 us of waiting on an H200 (K = 14336 is 3.5 passes of
+ * a 1024-lane team); on the H100 this took 0.2-1.7 us off a 4096x14336 GEMV (queued). The
+ * block's amax and flags meet by shuffles and reach its lanes through
  * amax_ (lanes / OMQ_Q8A_SPAN floats of team memory) and a barrier; every lane of the team
  * must call. The bytes are omq_q8a_block's: a maximum and an integer sum do not depend on
- * the order, and each quant is the same product and rounding. */
+ * the order, and each quant is the same product and rounding. Inlined by force: with the
+ * staged passes LLVM left it a called function, which ptxas gave 152-byte stack frames. */
 #define OMQ_Q8A_SPAN 8
-static inline void omq_q8a_blocks_team(const void *src, int f16, int64_t b0, int64_t nb, uint32_t *y32,
+#define OMQ_Q8A_PASSES 4
+static inline __attribute__((always_inline)) void omq_q8a_blocks_team(const void *src, int f16, int64_t b0, int64_t nb, uint32_t *y32,
                                        float *amax_, int *fault, int th, int lanes) {
     const int p = th & (OMQ_Q8A_SPAN - 1), slot = th / OMQ_Q8A_SPAN, per = lanes / OMQ_Q8A_SPAN;
-    for (int64_t i0 = 0; i0 < nb; i0 += per) {
-        const int64_t i = i0 + slot, b = b0 + i;
-        const int live = i < nb;
-        float v[4] = {0, 0, 0, 0};
-        if (live) {
-            if (f16) {
-                const uint16_t *s = (const uint16_t *)src + b * OMQ_QK + 4 * p;
-                for (int j = 0; j < 4; ++j) v[j] = omq_fp16_to_fp32(s[j]);
-            } else {
-                const float *s = (const float *)src + b * OMQ_QK + 4 * p;
-                for (int j = 0; j < 4; ++j) v[j] = s[j];
+    for (int64_t i00 = 0; i00 < nb; i00 += (int64_t)per * OMQ_Q8A_PASSES) {
+        float vs[OMQ_Q8A_PASSES][4];
+        OMQ_UNROLL
+        for (int k = 0; k < OMQ_Q8A_PASSES; ++k) {
+            const int64_t i = i00 + (int64_t)k * per + slot, b = b0 + i;
+            for (int j = 0; j < 4; ++j) vs[k][j] = 0.0f;
+            if (i < nb) {
+                if (f16) {
+                    const uint16_t *s = (const uint16_t *)src + b * OMQ_QK + 4 * p;
+                    for (int j = 0; j < 4; ++j) vs[k][j] = omq_fp16_to_fp32(s[j]);
+                } else {
+                    const float *s = (const float *)src + b * OMQ_QK + 4 * p;
+                    for (int j = 0; j < 4; ++j) vs[k][j] = s[j];
+                }
             }
         }
-        float bad = 0.0f;
-        for (int j = 0; j < 4; ++j) bad += omq_is_finite(v[j]) ? 0.0f : 1.0f;
-        const float a = omq_mm_row_max(omq_absmax(v, 4), OMQ_Q8A_SPAN);
-        bad = omq_mm_row_sum(bad, OMQ_Q8A_SPAN);
-        if (p == 0 && live) amax_[slot] = bad > 0.0f ? -1.0f : a;
-        OMQ_MM_BARRIER;
-        const float amax = live ? amax_[slot] : 0.0f;
-        const int ok = amax >= 0.0f;
-        float id;
-        const float d = omq_q8_scale(ok ? amax : 0.0f, &id);
-        uint32_t w = 0;
-        int sum = 0;
-        for (int j = 0; j < 4; ++j) {
-            const int8_t q = ok ? (int8_t)omq_roundf(v[j] * id) : 0; /* NaN * 0 is no quant */
-            sum += q;
-            w |= (uint32_t)(uint8_t)q << 8 * j;
-        }
-        const float total = omq_mm_row_sum((float)sum, OMQ_Q8A_SPAN); /* |total| <= 4064: exact */
-        if (live) {
-            uint32_t *yb = y32 + b * OMQ_Q8_1_WORDS;
-            yb[1 + p] = w;
-            if (p == 0) {
-                yb[0] = omq_fp32_to_fp16(d) | (uint32_t)omq_fp32_to_fp16((float)(int)total * d) << 16;
-                if (!ok) omq_latch_fault(fault, OMQ_FAULT_NONFINITE);
+        OMQ_UNROLL
+        for (int k = 0; k < OMQ_Q8A_PASSES; ++k) {
+            const int64_t i0 = i00 + (int64_t)k * per;
+            if (i0 >= nb) break; /* the same for every lane: the barriers below stay matched */
+            const int64_t i = i0 + slot, b = b0 + i;
+            const int live = i < nb;
+            const float *v = vs[k];
+            float bad = 0.0f;
+            for (int j = 0; j < 4; ++j) bad += omq_is_finite(v[j]) ? 0.0f : 1.0f;
+            const float a = omq_mm_row_max(omq_absmax(v, 4), OMQ_Q8A_SPAN);
+            bad = omq_mm_row_sum(bad, OMQ_Q8A_SPAN);
+            if (p == 0 && live) amax_[slot] = bad > 0.0f ? -1.0f : a;
+            OMQ_MM_BARRIER;
+            const float amax = live ? amax_[slot] : 0.0f;
+            const int ok = amax >= 0.0f;
+            float id;
+            const float d = omq_q8_scale(ok ? amax : 0.0f, &id);
+            uint32_t w = 0;
+            int sum = 0;
+            for (int j = 0; j < 4; ++j) {
+                const int8_t q = ok ? (int8_t)omq_roundf(v[j] * id) : 0; /* NaN * 0 is no quant */
+                sum += q;
+                w |= (uint32_t)(uint8_t)q << 8 * j;
             }
+            const float total = omq_mm_row_sum((float)sum, OMQ_Q8A_SPAN); /* |total| <= 4064: exact */
+            if (live) {
+                uint32_t *yb = y32 + b * OMQ_Q8_1_WORDS;
+                yb[1 + p] = w;
+                if (p == 0) {
+                    yb[0] = omq_fp32_to_fp16(d) | (uint32_t)omq_fp32_to_fp16((float)(int)total * d) << 16;
+                    if (!ok) omq_latch_fault(fault, OMQ_FAULT_NONFINITE);
+                }
+            }
+            OMQ_MM_BARRIER; /* amax_ is rewritten next */
         }
-        OMQ_MM_BARRIER; /* amax_ is rewritten next */
     }
 }
 
 /* Blocks b0 .. b0+nb-1 of src into y32 by the team's threads (th of nth, the team `lanes`
  * wide): omq_q8a_blocks_team where a thread is a lane (GPUs), else a lane per block. */
-static inline void omq_q8a_blocks(const void *src, int f16, int64_t b0, int64_t nb, uint32_t *y32,
+static inline __attribute__((always_inline)) void omq_q8a_blocks(const void *src, int f16, int64_t b0, int64_t nb, uint32_t *y32,
                                   float *amax_, int *fault, int th, int nth, int lanes) {
     if (omq_mm_shuffle_ok(nth, lanes))
         omq_q8a_blocks_team(src, f16, b0, nb, y32, amax_, fault, th, lanes);
