@@ -800,10 +800,10 @@ static inline __attribute__((always_inline)) void omq_q8a_blocks(const void *src
  * omq_quantize's bytes; or Q8_1 blocks, copied) is staged in each team's memory, then the team
  * walks its tiles as mmvq's one-column kernel with the same lanes per row, hence the same
  * integer and float steps. Float X thus costs one region instead of two (X's quantization,
- * then the product: each region is a launch and a host round trip, ~10 us queued and ~25 us
- * synchronized). Teams are as wide as a GPU allows and only as many as it runs at once (one
- * per SM), so X is staged once per SM (132 x 16 KiB of L2 reads for K = 4096 on the H100); a
- * lane per block of X, its values in registers: one round of loads, no barrier but the last.
+ * then the product: each region is a launch and a host round trip, then ~10 us queued and
+ * ~25 us synchronized through LLVM's runtime). Teams are as wide as a GPU allows and only as
+ * many as it runs at once (one per SM), so X is staged once per SM (132 x 16 KiB of L2 reads
+ * for K = 4096 on the H100); omq_q8a_blocks_team stages it.
  * On an H200, queued, against the two regions with 128-lane teams: 14336x4096 q4_0 44-52 ->
  * 30-35 us, 4096x14336 41-48 -> 36-38 (docs/perf.md); 512-lane teams (two per SM, twice the
  * staging) were slower (36 and 45 us), 256-lane teams more so (36-43 and 63-70). */
