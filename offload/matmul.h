@@ -467,14 +467,22 @@ static inline float omq_mm_row_sum_gpu(float v, int lpr) {
 #endif
     return v;
 }
-static inline float omq_mm_row_max_gpu(float v, int lpr) {
-#if defined(__NVPTX__) || defined(__AMDGCN__)
-    for (int d = lpr >> 1; d > 0; d >>= 1) {
-        const float o = ompx_shfl_down_sync_f(~0ull, v, (unsigned)d, lpr);
+/* the maximum over each group of `span` neighbouring lanes (a power of two <= 32), in every
+ * lane of the group (xor butterfly): what X's staging needs to go without a team barrier */
+static inline float omq_mm_group_max_gpu(float v, int span) {
+#if defined(__NVPTX__)
+    for (int d = span >> 1; d > 0; d >>= 1) {
+        const float o = __nvvm_shfl_sync_bfly_f32(0xffffffffu, v, d, 0x1f);
+        v = v > o ? v : o;
+    }
+#elif defined(__AMDGCN__)
+    const int lane = (int)__builtin_amdgcn_mbcnt_hi(~0u, __builtin_amdgcn_mbcnt_lo(~0u, 0u));
+    for (int d = span >> 1; d > 0; d >>= 1) {
+        const float o = __builtin_bit_cast(float, __builtin_amdgcn_ds_bpermute((lane ^ d) << 2, __builtin_bit_cast(int, v)));
         v = v > o ? v : o;
     }
 #else
-    (void)lpr;
+    (void)span;
 #endif
     return v;
 }
@@ -497,10 +505,10 @@ static inline float omq_mm_row_sum(float v, int lpr) {
 }
 
 #if defined(__clang__)
-#pragma omp declare variant(omq_mm_row_max_gpu) match(device = {kind(gpu)})
+#pragma omp declare variant(omq_mm_group_max_gpu) match(device = {kind(gpu)})
 #endif
-static inline float omq_mm_row_max(float v, int lpr) {
-    (void)lpr;
+static inline float omq_mm_group_max(float v, int span) {
+    (void)span;
     return v; /* never called, as omq_mm_row_sum */
 }
 #pragma omp end declare target
@@ -546,55 +554,70 @@ static inline void omq_q8a_block(const void *src, int f16, int64_t b, omq_block_
     OMQ_QUANTIZE_ONE(q8_1, omq_block_q8_1, OMQ_QK, v, y + b, NULL, 0.0f, fault);
 }
 
+/* 4 values of src from element e on: one 16-byte (float32) or 8-byte (binary16) load where
+ * vec says src is aligned for it (e is a multiple of 4), else one load a value */
+static inline __attribute__((always_inline)) void omq_q8a_load4(const void *src, int f16, int vec, int64_t e,
+                                                                 float *v) {
+    if (f16) {
+        const uint16_t *s = (const uint16_t *)src + e;
+        if (vec) {
+            uint64_t u;
+            __builtin_memcpy(&u, __builtin_assume_aligned(s, 8), 8);
+            for (int j = 0; j < 4; ++j) v[j] = omq_fp16_to_fp32((uint16_t)(u >> 16 * j));
+        } else {
+            for (int j = 0; j < 4; ++j) v[j] = omq_fp16_to_fp32(s[j]);
+        }
+    } else {
+        const float *s = (const float *)src + e;
+        if (vec)
+            __builtin_memcpy(v, __builtin_assume_aligned(s, 16), 16);
+        else
+            for (int j = 0; j < 4; ++j) v[j] = s[j];
+    }
+}
+
 /* Blocks b0 .. b0+nb-1 of src into y32 (OMQ_Q8_1_WORDS words a block) by a team of `lanes`
  * lanes, thread th a lane (GPU form: omq_mm_shuffle_ok). A block takes OMQ_Q8A_SPAN
- * neighbouring lanes, each 4 neighbouring values, so a warp's loads are contiguous (a lane per
- * block reads with a 128-byte stride, 32 cache lines a load: on the H200 that was most of a
- * GEMV at K = 14336). A pass of the team covers lanes / OMQ_Q8A_SPAN blocks, and the loads
- * of OMQ_Q8A_PASSES passes are issued before any is used: every team of a GEMV reads the
- * same X at once, and a pass cost ~1.5 us of waiting on an H200 (K = 14336 is 3.5 passes of
- * a 1024-lane team); on the H100 this took 0.2-1.7 us off a 4096x14336 GEMV (queued). The
- * block's amax and flags meet by shuffles and reach its lanes through
- * amax_ (lanes / OMQ_Q8A_SPAN floats of team memory) and a barrier; every lane of the team
- * must call. The bytes are omq_q8a_block's: a maximum and an integer sum do not depend on
- * the order, and each quant is the same product and rounding. Inlined by force: with the
- * staged passes LLVM left it a called function, which ptxas gave 152-byte stack frames. */
+ * neighbouring lanes, each 4 neighbouring values (one load where src is aligned), so a warp's
+ * loads are contiguous (a lane per block reads with a 128-byte stride, 32 cache lines a load:
+ * on the H200 that was most of a GEMV at K = 14336). A pass of the team covers
+ * lanes / OMQ_Q8A_SPAN blocks, and the loads of OMQ_Q8A_PASSES passes are issued before any
+ * is used: every team of a GEMV reads the same X at once, and a pass cost ~1.5 us of waiting
+ * on an H200 (K = 14336 is 3.5 passes of a 1024-lane team). The block's amax (+inf if any
+ * value is not finite) reaches all its lanes by an xor butterfly of shuffles and its quant
+ * sum its first lane by shuffles down, so the staging has no team barrier (one a pass cost
+ * ~1-2 us of a queued GEMV on the H100, docs/perf.md). Every lane of the team must call.
+ * The bytes are omq_q8a_block's: a maximum and an integer sum do not depend on the order,
+ * and each quant is the same product and rounding. Inlined by force: with the staged passes
+ * LLVM left it a called function, which ptxas gave 152-byte stack frames. */
 #define OMQ_Q8A_SPAN 8
 #define OMQ_Q8A_PASSES 4
-static inline __attribute__((always_inline)) void omq_q8a_blocks_team(const void *src, int f16, int64_t b0, int64_t nb, uint32_t *y32,
-                                       float *amax_, int *fault, int th, int lanes) {
+static inline __attribute__((always_inline)) void omq_q8a_blocks_team(const void *src, int f16, int64_t b0,
+                                                                       int64_t nb, uint32_t *y32, int *fault,
+                                                                       int th, int lanes) {
     const int p = th & (OMQ_Q8A_SPAN - 1), slot = th / OMQ_Q8A_SPAN, per = lanes / OMQ_Q8A_SPAN;
+    const int vec = ((uintptr_t)src & (f16 ? 7u : 15u)) == 0;
     for (int64_t i00 = 0; i00 < nb; i00 += (int64_t)per * OMQ_Q8A_PASSES) {
         float vs[OMQ_Q8A_PASSES][4];
         OMQ_UNROLL
         for (int k = 0; k < OMQ_Q8A_PASSES; ++k) {
-            const int64_t i = i00 + (int64_t)k * per + slot, b = b0 + i;
+            const int64_t i = i00 + (int64_t)k * per + slot;
             for (int j = 0; j < 4; ++j) vs[k][j] = 0.0f;
-            if (i < nb) {
-                if (f16) {
-                    const uint16_t *s = (const uint16_t *)src + b * OMQ_QK + 4 * p;
-                    for (int j = 0; j < 4; ++j) vs[k][j] = omq_fp16_to_fp32(s[j]);
-                } else {
-                    const float *s = (const float *)src + b * OMQ_QK + 4 * p;
-                    for (int j = 0; j < 4; ++j) vs[k][j] = s[j];
-                }
-            }
+            if (i < nb) omq_q8a_load4(src, f16, vec, (b0 + i) * OMQ_QK + 4 * p, vs[k]);
         }
         OMQ_UNROLL
         for (int k = 0; k < OMQ_Q8A_PASSES; ++k) {
             const int64_t i0 = i00 + (int64_t)k * per;
-            if (i0 >= nb) break; /* the same for every lane: the barriers below stay matched */
+            if (i0 >= nb) break; /* the same for every lane: the shuffles below stay matched */
             const int64_t i = i0 + slot, b = b0 + i;
-            const int live = i < nb;
             const float *v = vs[k];
-            float bad = 0.0f;
-            for (int j = 0; j < 4; ++j) bad += omq_is_finite(v[j]) ? 0.0f : 1.0f;
-            const float a = omq_mm_row_max(omq_absmax(v, 4), OMQ_Q8A_SPAN);
-            bad = omq_mm_row_sum(bad, OMQ_Q8A_SPAN);
-            if (p == 0 && live) amax_[slot] = bad > 0.0f ? -1.0f : a;
-            OMQ_MM_BARRIER;
-            const float amax = live ? amax_[slot] : 0.0f;
-            const int ok = amax >= 0.0f;
+            float a = 0.0f;
+            for (int j = 0; j < 4; ++j) {
+                const float m = omq_is_finite(v[j]) ? omq_fabsf(v[j]) : __builtin_inff();
+                a = a > m ? a : m;
+            }
+            const float amax = omq_mm_group_max(a, OMQ_Q8A_SPAN);
+            const int ok = amax != __builtin_inff();
             float id;
             const float d = omq_q8_scale(ok ? amax : 0.0f, &id);
             uint32_t w = 0;
@@ -605,7 +628,7 @@ static inline __attribute__((always_inline)) void omq_q8a_blocks_team(const void
                 w |= (uint32_t)(uint8_t)q << 8 * j;
             }
             const float total = omq_mm_row_sum((float)sum, OMQ_Q8A_SPAN); /* |total| <= 4064: exact */
-            if (live) {
+            if (i < nb) {
                 uint32_t *yb = y32 + b * OMQ_Q8_1_WORDS;
                 yb[1 + p] = w;
                 if (p == 0) {
@@ -613,17 +636,17 @@ static inline __attribute__((always_inline)) void omq_q8a_blocks_team(const void
                     if (!ok) omq_latch_fault(fault, OMQ_FAULT_NONFINITE);
                 }
             }
-            OMQ_MM_BARRIER; /* amax_ is rewritten next */
         }
     }
 }
 
 /* Blocks b0 .. b0+nb-1 of src into y32 by the team's threads (th of nth, the team `lanes`
  * wide): omq_q8a_blocks_team where a thread is a lane (GPUs), else a lane per block. */
-static inline __attribute__((always_inline)) void omq_q8a_blocks(const void *src, int f16, int64_t b0, int64_t nb, uint32_t *y32,
-                                  float *amax_, int *fault, int th, int nth, int lanes) {
+static inline __attribute__((always_inline)) void omq_q8a_blocks(const void *src, int f16, int64_t b0, int64_t nb,
+                                                                  uint32_t *y32, int *fault, int th, int nth,
+                                                                  int lanes) {
     if (omq_mm_shuffle_ok(nth, lanes))
-        omq_q8a_blocks_team(src, f16, b0, nb, y32, amax_, fault, th, lanes);
+        omq_q8a_blocks_team(src, f16, b0, nb, y32, fault, th, lanes);
     else
         for (int64_t i = th; i < nb; i += nth) omq_q8a_block(src, f16, b0 + i, (omq_block_q8_1 *)y32, fault);
 }
@@ -668,8 +691,21 @@ static inline __attribute__((always_inline)) void omq_q8a_blocks(const void *src
 
 /* Units a lane of the one-column walk takes at a time: their loads are issued together (one
  * basic block), not one unit's after the other's sums. H100, queued GEMV (docs/perf.md): 4
- * was no faster than 2, and slower for q5_0 and q5_K at 4096x14336. */
+ * was no faster than 2, and slower for q5_0 and q5_K at 4096x14336. A kernel file may set
+ * it before including this header. */
+#ifndef OMQ_GEMV_ILP
 #define OMQ_GEMV_ILP 2
+#endif
+
+/* One column: lane ln (of lpr_ = 2^lsh_ lanes of row r_) adds its units of the row to a_[0] */
+#define OMQ_MM_LANE_ROW(W, X, ACC, T, BS, r_, nu, lpr_, ln_, c0_, a_)                            \
+    do {                                                                                        \
+        int64_t u_ = (ln_);                                                                     \
+        for (; u_ + (OMQ_GEMV_ILP - 1) * lpr_ < (nu); u_ += OMQ_GEMV_ILP * lpr_)                \
+            OMQ_UNROLL for (int k_ = 0; k_ < OMQ_GEMV_ILP; ++k_)                                \
+                ACC(T, BS, r_, u_ + k_ * lpr_, c0_, 1, a_);                                     \
+        for (; u_ < (nu); u_ += lpr_) ACC(T, BS, r_, u_, c0_, 1, a_);                           \
+    } while (0)
 
 /* A team's walk over its tiles (inside the parallel region): LANES lanes (a constant, 2^LSH),
  * lpr of them per row, rpt = LANES / lpr rows per tile; part_ holds LANES * NCM floats. */
@@ -683,13 +719,7 @@ static inline __attribute__((always_inline)) void omq_q8a_blocks(const void *src
                 if ((NCM) == 1 && omq_mm_shuffle_ok(nth_, (LANES))) { /* thread th_: lane th_ */ \
                     const int64_t r_ = tm_ * rpt_ + (th_ >> lsh_);                              \
                     float a_[1] = {0};                                                          \
-                    if (r_ < (rows)) {                                                          \
-                        int64_t u_ = th_ & (lpr_ - 1);                                          \
-                        for (; u_ + (OMQ_GEMV_ILP - 1) * lpr_ < (nu); u_ += OMQ_GEMV_ILP * lpr_) \
-                            OMQ_UNROLL for (int k_ = 0; k_ < OMQ_GEMV_ILP; ++k_)                \
-                                ACC(T, BS, r_, u_ + k_ * lpr_, c0_, 1, a_);                     \
-                        for (; u_ < (nu); u_ += lpr_) ACC(T, BS, r_, u_, c0_, 1, a_);           \
-                    }                                                                           \
+                    if (r_ < (rows)) OMQ_MM_LANE_ROW(W, X, ACC, T, BS, r_, nu, lpr_, th_ & (lpr_ - 1), c0_, a_); \
                     const float s_ = omq_mm_row_sum(a_[0], lpr_);                               \
                     if ((th_ & (lpr_ - 1)) == 0 && r_ < (rows)) Y[c0_ * (rows) + r_] = s_;      \
                     continue;                                                                   \
@@ -798,8 +828,8 @@ static inline __attribute__((always_inline)) void omq_q8a_blocks(const void *src
 /* ------------------------------------------------------------------ gemv
  * mmvq for one column of X in one target region: X (float32 or binary16, quantized here with
  * omq_quantize's bytes; or Q8_1 blocks, copied) is staged in each team's memory, then the team
- * walks its tiles as mmvq's one-column kernel with the same lanes per row, hence the same
- * integer and float steps. Float X thus costs one region instead of two (X's quantization,
+ * walks its rows (OMQ_GEMV_WALK) as mmvq's one-column kernel with the same lanes per row,
+ * hence the same integer and float steps. Float X thus costs one region instead of two (X's quantization,
  * then the product: each region is a launch and a host round trip, then ~10 us queued and
  * ~25 us synchronized through LLVM's runtime). Teams are as wide as a GPU allows and only as
  * many as it runs at once (one per SM), so X is staged once per SM (132 x 16 KiB of L2 reads
@@ -810,6 +840,35 @@ static inline __attribute__((always_inline)) void omq_q8a_blocks(const void *src
 #define OMQ_GEMV_LANES 1024
 #define OMQ_GEMV_LSH 10 /* log2(OMQ_GEMV_LANES) */
 #define OMQ_GEMV_NREG 64 /* registers a lane on NVIDIA (65536 an SM: 1024 lanes resident) */
+
+/* The GEMV's walk (inside the parallel region). GPUs (a thread a lane), up to
+ * OMQ_GEMV_RANGE_PASSES passes a team: team tm of nt takes the contiguous rows
+ * tm * rows / nt .. (tm + 1) * rows / nt - 1, so the teams' shares differ by at most a row
+ * (a walk over rpt-row tiles gives some teams a pass more than others: 14336 rows of q4_0
+ * are 448 tiles for 132 teams, 3 or 4 a team). More passes: the tile walk
+ * (OMQ_MM_ROWS_TILES), whose teams read neighbouring tiles at any time; there a range a team
+ * was 3-8 % slower (128256x4096 on the H100: 30 passes), and its one extra pass matters less.
+ * Bands of neighbouring rows split evenly among the teams (both at once) were slower at
+ * every shape. H100, docs/perf.md. */
+#define OMQ_GEMV_RANGE_PASSES 8
+#define OMQ_GEMV_WALK(W, X, Y, rows, nu, ACC, T, BS, lpr_, rpt_, ntiles_, part_)                \
+    do {                                                                                        \
+        const int64_t nt_ = omp_get_num_teams(), tm_ = omp_get_team_num();                     \
+        if (omq_mm_shuffle_ok(nth_, OMQ_GEMV_LANES) && ntiles_ <= OMQ_GEMV_RANGE_PASSES * nt_) { \
+            const int lsh_ = __builtin_ctz((unsigned)lpr_);                                     \
+            const int64_t r0_ = tm_ * (rows) / nt_, e_ = (tm_ + 1) * (rows) / nt_;              \
+            for (int64_t p0_ = r0_; p0_ < e_; p0_ += rpt_) {                                    \
+                const int64_t r_ = p0_ + (th_ >> lsh_);                                         \
+                float a_[1] = {0};                                                              \
+                if (r_ < e_) OMQ_MM_LANE_ROW(W, X, ACC, T, BS, r_, nu, lpr_, th_ & (lpr_ - 1), 0, a_); \
+                const float y_ = omq_mm_row_sum(a_[0], lpr_);                                   \
+                if ((th_ & (lpr_ - 1)) == 0 && r_ < e_) Y[r_] = y_;                             \
+            }                                                                                   \
+        } else {                                                                                \
+            OMQ_MM_ROWS_TILES(W, X, Y, rows, nu, 1, ACC, T, BS, 1, OMQ_GEMV_LANES, OMQ_GEMV_LSH, \
+                              lpr_, rpt_, ntiles_, part_);                                      \
+        }                                                                                       \
+    } while (0)
 
 #define OMQ_DEFINE_GEMV(T, BLOCK, BS, UPB, ACC)                                                 \
     void omq_gemv_##T(const omq_exec *ex, const void *w, int64_t rows, int64_t K,              \
@@ -832,13 +891,12 @@ static inline __attribute__((always_inline)) void omq_q8a_blocks(const void *src
                 if (x_kind == OMQ_GEMV_X_Q8_1)                                                  \
                     for (int64_t i_ = th_; i_ < nbx * OMQ_Q8_1_WORDS; i_ += nth_)               \
                         xq_[i_] = ((const uint32_t *)x)[i_];                                    \
-                else /* part_ is free until the walk */                                         \
-                    omq_q8a_blocks(x, x_kind == OMQ_GEMV_X_F16, 0, nbx, xq_, part_, fault_, th_,  \
-                                   nth_, OMQ_GEMV_LANES);                                       \
+                else                                                                            \
+                    omq_q8a_blocks(x, x_kind == OMQ_GEMV_X_F16, 0, nbx, xq_, fault_, th_, nth_,   \
+                                   OMQ_GEMV_LANES);                                             \
                 OMQ_MM_BARRIER;                                                                 \
                 const omq_block_q8_1 *X = (const omq_block_q8_1 *)xq_;                          \
-                OMQ_MM_ROWS_TILES(W, X, Y, rows, nu_, 1, ACC, T, BS, 1, OMQ_GEMV_LANES,         \
-                                  OMQ_GEMV_LSH, lpr_, rpt_, ntiles_, part_);                    \
+                OMQ_GEMV_WALK(W, X, Y, rows, nu_, ACC, T, BS, lpr_, rpt_, ntiles_, part_);      \
             }                                                                                   \
         }                                                                                       \
     }

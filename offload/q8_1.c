@@ -53,13 +53,12 @@ void omq_quantize_q8_1_act(const omq_exec *ex, const void *src, int f16, void *d
     OMQ_PRAGMA(omp target teams num_teams(nteams) thread_limit(OMQ_Q8A_LANES) device(dev)
                is_device_ptr(src, y, fault))
     {
-        float amax[OMQ_Q8A_LANES / OMQ_Q8A_SPAN];
         _Pragma("omp parallel")
         {
             OMQ_MM_THREAD;
             for (int64_t t = omp_get_team_num(); t < ntiles; t += omp_get_num_teams()) {
                 const int64_t b0 = t * tile;
-                omq_q8a_blocks(src, f16, b0, OMQ_MM_MIN(nb - b0, tile), (uint32_t *)y, amax, fault, th_, nth_,
+                omq_q8a_blocks(src, f16, b0, OMQ_MM_MIN(nb - b0, tile), (uint32_t *)y, fault, th_, nth_,
                                OMQ_Q8A_LANES);
             }
         }
