@@ -1,10 +1,11 @@
 /* Q5_K: Q4_K's scales and mins with 5-bit quants: low nibbles in qs, fifth bits in qh
  * (bit 2k and 2k+1 of qh[l] for the k-th pair of 32-value groups). */
 #include "codec.h"
-/* The GEMV takes a Q5_K group (16 words of weights) at a time: with two (OMQ_GEMV_ILP 2)
- * and the barrier-free staging of X, ptxas spilled 52-68 bytes a lane and the H100's GEMV
- * was 4-8 us slower at 14336x4096 and 4096x14336 (docs/perf.md) */
+/* The GEMV takes one Q5_K group (16 words of weights) at a time: two spilled 52-68 bytes a
+ * lane (ptxas) and were 4-8 us slower; and walks bands of rows (OMQ_GEMV_BANDS), which for
+ * Q5_K alone was faster than ranges and tiles at every shape (H100, docs/perf.md) */
 #define OMQ_GEMV_ILP 1
+#define OMQ_GEMV_BANDS
 #include "matmul.h"
 #include "kquant.h"
 
