@@ -2,7 +2,7 @@
  * (bit 2k and 2k+1 of qh[l] for the k-th pair of 32-value groups). */
 #include "codec.h"
 /* The GEMV takes one Q5_K group (16 words of weights) at a time: two spilled 52-68 bytes a
- * lane (ptxas) and were 4-8 us slower; and walks bands of rows (OMQ_GEMV_BANDS), which for
+ * lane (ptxas) and were 3-8 us slower; and walks bands of rows (OMQ_GEMV_BANDS), which for
  * Q5_K alone was faster than ranges and tiles at every shape (H100, docs/perf.md) */
 #define OMQ_GEMV_ILP 1
 #define OMQ_GEMV_BANDS
