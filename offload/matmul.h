@@ -851,51 +851,52 @@ static inline __attribute__((always_inline)) void omq_q8a_blocks(const void *src
  * Bands of neighbouring rows split evenly among the teams each pass (OMQ_GEMV_BANDS, both
  * at once) were slower for every type but Q5_K, which sets it. H100, docs/perf.md. */
 #define OMQ_GEMV_RANGE_PASSES 8
-#ifdef OMQ_GEMV_BANDS
-#define OMQ_GEMV_WALK(W, X, Y, rows, nu, ACC, T, BS, lpr_, rpt_, ntiles_, part_)                \
+/* row r_ (if below e_) by its lpr_ lanes, thread th_ a lane, its sum into Y[r_] */
+#define OMQ_GEMV_ROW(W, X, Y, nu, ACC, T, BS, lpr_, r_, e_)                                     \
     do {                                                                                        \
-        if (omq_mm_shuffle_ok(nth_, OMQ_GEMV_LANES)) {                                          \
-            const int lsh_ = __builtin_ctz((unsigned)lpr_);                                     \
-            const int64_t nt_ = omp_get_num_teams(), tm_ = omp_get_team_num();                  \
-            const int64_t np_ = ((rows) + nt_ * rpt_ - 1) / (nt_ * rpt_), m_ = np_ * nt_;       \
-            const int64_t sq_ = nt_ * (rows) / m_, sr_ = nt_ * (rows) % m_;                     \
-            int64_t qs_ = tm_ * (rows) / m_, rs_ = tm_ * (rows) % m_;                           \
-            int64_t qe_ = (tm_ + 1) * (rows) / m_, re_ = (tm_ + 1) * (rows) % m_;               \
-            for (int64_t p_ = 0; p_ < np_; ++p_) {                                              \
-                const int64_t r_ = qs_ + (th_ >> lsh_);                                         \
-                float a_[1] = {0};                                                              \
-                if (r_ < qe_) OMQ_MM_LANE_ROW(W, X, ACC, T, BS, r_, nu, lpr_, th_ & (lpr_ - 1), 0, a_); \
-                const float y_ = omq_mm_row_sum(a_[0], lpr_);                                   \
-                if ((th_ & (lpr_ - 1)) == 0 && r_ < qe_) Y[r_] = y_;                            \
-                qs_ += sq_, rs_ += sr_, qe_ += sq_, re_ += sr_;                                 \
-                if (rs_ >= m_) ++qs_, rs_ -= m_;                                                \
-                if (re_ >= m_) ++qe_, re_ -= m_;                                                \
-            }                                                                                   \
-        } else {                                                                                \
-            OMQ_MM_ROWS_TILES(W, X, Y, rows, nu, 1, ACC, T, BS, 1, OMQ_GEMV_LANES, OMQ_GEMV_LSH, \
-                              lpr_, rpt_, ntiles_, part_);                                      \
+        float a_[1] = {0};                                                                      \
+        if ((r_) < (e_)) OMQ_MM_LANE_ROW(W, X, ACC, T, BS, r_, nu, lpr_, th_ & (lpr_ - 1), 0, a_); \
+        const float y_ = omq_mm_row_sum(a_[0], lpr_);                                           \
+        if ((th_ & (lpr_ - 1)) == 0 && (r_) < (e_)) Y[r_] = y_;                                 \
+    } while (0)
+#ifdef OMQ_GEMV_BANDS
+#define OMQ_GEMV_GPU_WALK_OK(ntiles_, nt_) 1
+#define OMQ_GEMV_GPU_WALK(W, X, Y, rows, nu, ACC, T, BS, lpr_, rpt_, nt_, tm_)                  \
+    do {                                                                                        \
+        const int lsh_ = __builtin_ctz((unsigned)lpr_);                                         \
+        const int64_t np_ = ((rows) + nt_ * rpt_ - 1) / (nt_ * rpt_), m_ = np_ * nt_;           \
+        const int64_t sq_ = nt_ * (rows) / m_, sr_ = nt_ * (rows) % m_;                         \
+        int64_t qs_ = tm_ * (rows) / m_, rs_ = tm_ * (rows) % m_;                               \
+        int64_t qe_ = (tm_ + 1) * (rows) / m_, re_ = (tm_ + 1) * (rows) % m_;                   \
+        for (int64_t p_ = 0; p_ < np_; ++p_) {                                                  \
+            const int64_t r_ = qs_ + (th_ >> lsh_);                                             \
+            OMQ_GEMV_ROW(W, X, Y, nu, ACC, T, BS, lpr_, r_, qe_);                               \
+            qs_ += sq_, rs_ += sr_, qe_ += sq_, re_ += sr_;                                     \
+            if (rs_ >= m_) ++qs_, rs_ -= m_;                                                    \
+            if (re_ >= m_) ++qe_, re_ -= m_;                                                    \
         }                                                                                       \
     } while (0)
 #else
-#define OMQ_GEMV_WALK(W, X, Y, rows, nu, ACC, T, BS, lpr_, rpt_, ntiles_, part_)                \
+#define OMQ_GEMV_GPU_WALK_OK(ntiles_, nt_) ((ntiles_) <= OMQ_GEMV_RANGE_PASSES * (nt_))
+#define OMQ_GEMV_GPU_WALK(W, X, Y, rows, nu, ACC, T, BS, lpr_, rpt_, nt_, tm_)                  \
     do {                                                                                        \
-        const int64_t nt_ = omp_get_num_teams(), tm_ = omp_get_team_num();                     \
-        if (omq_mm_shuffle_ok(nth_, OMQ_GEMV_LANES) && ntiles_ <= OMQ_GEMV_RANGE_PASSES * nt_) { \
-            const int lsh_ = __builtin_ctz((unsigned)lpr_);                                     \
-            const int64_t r0_ = tm_ * (rows) / nt_, e_ = (tm_ + 1) * (rows) / nt_;              \
-            for (int64_t p0_ = r0_; p0_ < e_; p0_ += rpt_) {                                    \
-                const int64_t r_ = p0_ + (th_ >> lsh_);                                         \
-                float a_[1] = {0};                                                              \
-                if (r_ < e_) OMQ_MM_LANE_ROW(W, X, ACC, T, BS, r_, nu, lpr_, th_ & (lpr_ - 1), 0, a_); \
-                const float y_ = omq_mm_row_sum(a_[0], lpr_);                                   \
-                if ((th_ & (lpr_ - 1)) == 0 && r_ < e_) Y[r_] = y_;                             \
-            }                                                                                   \
-        } else {                                                                                \
-            OMQ_MM_ROWS_TILES(W, X, Y, rows, nu, 1, ACC, T, BS, 1, OMQ_GEMV_LANES, OMQ_GEMV_LSH, \
-                              lpr_, rpt_, ntiles_, part_);                                      \
+        const int lsh_ = __builtin_ctz((unsigned)lpr_);                                         \
+        const int64_t r0_ = tm_ * (rows) / nt_, e_ = (tm_ + 1) * (rows) / nt_;                  \
+        for (int64_t p0_ = r0_; p0_ < e_; p0_ += rpt_) {                                        \
+            const int64_t r_ = p0_ + (th_ >> lsh_);                                             \
+            OMQ_GEMV_ROW(W, X, Y, nu, ACC, T, BS, lpr_, r_, e_);                                \
         }                                                                                       \
     } while (0)
 #endif
+#define OMQ_GEMV_WALK(W, X, Y, rows, nu, ACC, T, BS, lpr_, rpt_, ntiles_, part_)                \
+    do {                                                                                        \
+        const int64_t nt_ = omp_get_num_teams(), tm_ = omp_get_team_num();                     \
+        if (omq_mm_shuffle_ok(nth_, OMQ_GEMV_LANES) && OMQ_GEMV_GPU_WALK_OK(ntiles_, nt_))      \
+            OMQ_GEMV_GPU_WALK(W, X, Y, rows, nu, ACC, T, BS, lpr_, rpt_, nt_, tm_);             \
+        else                                                                                    \
+            OMQ_MM_ROWS_TILES(W, X, Y, rows, nu, 1, ACC, T, BS, 1, OMQ_GEMV_LANES, OMQ_GEMV_LSH, \
+                              lpr_, rpt_, ntiles_, part_);                                      \
+    } while (0)
 
 #define OMQ_DEFINE_GEMV(T, BLOCK, BS, UPB, ACC)                                                 \
     void omq_gemv_##T(const omq_exec *ex, const void *w, int64_t rows, int64_t K,              \

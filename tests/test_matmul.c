@@ -663,6 +663,25 @@ static void nonfinite_x(void **state) {
     }
 }
 
+/* GEMV of K-value X (f32 or f16, host copy xh) stored one element past an aligned address:
+ * Y must equal want (R floats) bit for bit */
+static void gemv_offset_x(omq_context *ctx, omq_type t, const void *dq, int64_t R, int64_t K, omq_type xt,
+                          const void *xh, float *dy, const float *want) {
+    const size_t es = xt == OMQ_TYPE_F16 ? 2 : 4;
+    unsigned char *xs = malloc(es * (K + 1));
+    float *y = malloc(sizeof(float) * R);
+    assert_true(xs && y);
+    memcpy(xs + es, xh, es * K);
+    unsigned char *dxs = ts_upload(ctx, xs, es * (K + 1));
+    assert_int_equal(omq_matmul(ctx, t, dq, R, K, xt, dxs + es, 1, dy, OMQ_ALGO_MMVQ), OMQ_OK);
+    assert_int_equal(omq_synchronize(ctx), OMQ_OK);
+    ts_download(ctx, y, dy, sizeof(float) * R);
+    assert_memory_equal(y, want, sizeof(float) * R);
+    ts_free(ctx, dxs);
+    free(xs);
+    free(y);
+}
+
 /* GEMV by mmvq on devices runs as one region that stages X in team memory (quantizing float X
  * there; up to 896 blocks of X, K = 28672) and must give, bit for bit, the Y of X quantized
  * first by omq_quantize (xtype q8_1), for f32 and for f16 X, for every quantized type; past
@@ -712,28 +731,9 @@ static void gemv_one_region(void **state) {
                 for (int o = 0; o < R; ++o) assert_true(isfinite(y[0][o]));
                 assert_memory_equal(y[1], y[0], sizeof y[0]);
                 assert_memory_equal(y[2], y[0], sizeof y[0]);
-                /* X only 4-byte aligned: the same Y */
-                float *xs = malloc(sizeof(float) * (K + 1));
-                assert_non_null(xs);
-                memcpy(xs + 1, x, sizeof(float) * K);
-                float *dxs = ts_upload(ctx, xs, sizeof(float) * (K + 1));
-                assert_int_equal(omq_matmul(ctx, (omq_type)t, dq, R, K, OMQ_TYPE_F32, dxs + 1, 1, dy[1], OMQ_ALGO_AUTO), OMQ_OK);
-                assert_int_equal(omq_synchronize(ctx), OMQ_OK);
-                ts_download(ctx, y[1], dy[1], sizeof y[1]);
-                assert_memory_equal(y[1], y[0], sizeof y[0]);
-                ts_free(ctx, dxs);
-                free(xs);
-                /* binary16 X only 2-byte aligned: the same Y */
-                uint16_t *x16s = malloc(2 * (K + 1));
-                assert_non_null(x16s);
-                memcpy(x16s + 1, x16, 2 * K);
-                uint16_t *dx16s = ts_upload(ctx, x16s, 2 * (K + 1));
-                assert_int_equal(omq_matmul(ctx, (omq_type)t, dq, R, K, OMQ_TYPE_F16, dx16s + 1, 1, dy[2], OMQ_ALGO_MMVQ), OMQ_OK);
-                assert_int_equal(omq_synchronize(ctx), OMQ_OK);
-                ts_download(ctx, y[2], dy[2], sizeof y[2]);
-                assert_memory_equal(y[2], y[0], sizeof y[0]);
-                ts_free(ctx, dx16s);
-                free(x16s);
+                /* X only element-aligned (f32: 4 bytes, f16: 2): the same Y */
+                gemv_offset_x(ctx, (omq_type)t, dq, R, K, OMQ_TYPE_F32, x, dy[1], y[0]);
+                gemv_offset_x(ctx, (omq_type)t, dq, R, K, OMQ_TYPE_F16, x16, dy[2], y[0]);
                 /* a non-finite block of X: reported, and Y stays finite */
                 x[K / 2] = __builtin_nanf("");
                 ts_free(ctx, dx);
