@@ -1,6 +1,7 @@
 /* Q3_K: 256 values in 16 groups of 16 with 6-bit signed scales (offset 32) of one fp16 d;
  * 3-bit quants: low 2 bits in qs, the high bit in hmask, meaning d*sc*(q - 4). */
 #include "codec.h"
+#define OMQ_GEMV_ILP 1 /* GEMV: a unit at a time (two spilled 4 bytes); H100 2-5 % faster, docs/perf.md */
 #include "matmul.h"
 #include "kquant.h"
 #include "search.h"

@@ -1,5 +1,6 @@
 /* Q8_K: 256 values, float32 scale, int8 quants, and the sums of each 16 quants. */
 #include "codec.h"
+#define OMQ_GEMV_ILP 1 /* GEMV: a unit at a time (two spilled 44 bytes); see docs/perf.md */
 #include "matmul.h"
 
 #pragma omp declare target
