@@ -585,8 +585,8 @@ static inline __attribute__((always_inline)) void omq_q8a_load4(const void *src,
  * is used: every team of a GEMV reads the same X at once, and a pass cost ~1.5 us of waiting
  * on an H200 (K = 14336 is 3.5 passes of a 1024-lane team). The block's amax (+inf if any
  * value is not finite) reaches all its lanes by an xor butterfly of shuffles and its quant
- * sum its first lane by shuffles down, so the staging has no team barrier (one a pass cost
- * ~1-2 us of a queued GEMV on the H100, docs/perf.md). Every lane of the team must call.
+ * sum its first lane by shuffles down, so the staging has no team barrier (with the GEMV's
+ * row ranges, 0.5-2.9 us off a queued GEMV, H100, docs/perf.md). Every lane must call.
  * The bytes are omq_q8a_block's: a maximum and an integer sum do not depend on the order,
  * and each quant is the same product and rounding. Inlined by force: with the staged passes
  * LLVM left it a called function, which ptxas gave 152-byte stack frames. */
@@ -828,10 +828,10 @@ static inline __attribute__((always_inline)) void omq_q8a_blocks(const void *src
 /* ------------------------------------------------------------------ gemv
  * mmvq for one column of X in one target region: X (float32 or binary16, quantized here with
  * omq_quantize's bytes; or Q8_1 blocks, copied) is staged in each team's memory, then the team
- * walks its rows (OMQ_GEMV_WALK) as mmvq's one-column kernel with the same lanes per row,
- * hence the same integer and float steps. Float X thus costs one region instead of two (X's quantization,
- * then the product: each region is a launch and a host round trip, then ~10 us queued and
- * ~25 us synchronized through LLVM's runtime). Teams are as wide as a GPU allows and only as
+ * walks its rows (OMQ_GEMV_WALK) as mmvq's one-column kernel, same lanes per row, hence the
+ * same integer and float steps. Float X thus costs one region, not two (X's quantization, then
+ * the product: each region is a launch and a host round trip, then ~10 us queued and ~25 us
+ * synchronized through LLVM's runtime). Teams are as wide as a GPU allows and only as
  * many as it runs at once (one per SM), so X is staged once per SM (132 x 16 KiB of L2 reads
  * for K = 4096 on the H100); omq_q8a_blocks_team stages it.
  * On an H200, queued, against the two regions with 128-lane teams: 14336x4096 q4_0 44-52 ->
