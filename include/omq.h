@@ -208,7 +208,9 @@ OMQ_API omq_status omq_quantize(omq_context *ctx, omq_type type, const float *sr
                                 int64_t rows, int64_t cols, const float *imatrix);
 
 /* Dequantizes rows x cols values of `type` (src) to out_type = OMQ_TYPE_F32 or OMQ_TYPE_F16
- * (dst), bit-identical to ggml's to_float (f16 output: the f32 value rounded to nearest even). */
+ * (dst), bit-identical to ggml's to_float (f16 output: the f32 value rounded to nearest even).
+ * Blocks whose scales are NaN (corrupt data) give NaN values whose sign and payload follow the
+ * processor: the host's, as ggml on it; GPUs' float units return their canonical NaN. */
 OMQ_API omq_status omq_dequantize(omq_context *ctx, omq_type type, const void *src,
                                   omq_type out_type, void *dst, int64_t rows, int64_t cols);
 

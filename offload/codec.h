@@ -248,6 +248,13 @@ static inline void omq_latch_fault(OMQ_NOESCAPE int *fault, int code) {
         }                                                                                       \
     } while (0)
 
+/* The group function of the f16 output on devices. A kernel file may name another (defined
+ * before it includes this header): Q5_K and Q6_K take their word-wise forms there only,
+ * which made f16 output 13-19 % faster but f32 output 11-28 % slower (H100, docs/perf.md). */
+#ifndef OMQ_DEQUANTIZE_GROUP_F16
+#define OMQ_DEQUANTIZE_GROUP_F16(T) T##_dequantize_group
+#endif
+
 /* Host: one iteration per block. Devices: one iteration per 8 consecutive outputs (the
  * type's T_dequantize_group), so neighbouring threads write neighbouring memory. */
 #define OMQ_DEFINE_DEQUANTIZE(T, BLOCK, BS)                                                     \
@@ -274,12 +281,12 @@ static inline void omq_latch_fault(OMQ_NOESCAPE int *fault, int code) {
                 const int64_t b = i / ((BS) / 16);                                              \
                 const int g = 2 * (int)(i - b * ((BS) / 16));                                   \
                 float tmp[16];                                                                  \
-                T##_dequantize_group(x + b, g, tmp);                                            \
-                T##_dequantize_group(x + b, g + 1, tmp + 8);                                    \
+                OMQ_DEQUANTIZE_GROUP_F16(T)(x + b, g, tmp);                                     \
+                OMQ_DEQUANTIZE_GROUP_F16(T)(x + b, g + 1, tmp + 8);                             \
+                uint32_t h[8];                                                                  \
+                omq_fp32_to_fp16_pairs(tmp, 16, h);                                             \
                 omq_vec16 v[2];                                                                 \
-                for (int j = 0; j < 8; ++j)                                                     \
-                    v[j / 4].w[j % 4] = omq_fp32_to_fp16(tmp[2 * j]) |                          \
-                                        (uint32_t)omq_fp32_to_fp16(tmp[2 * j + 1]) << 16;       \
+                __builtin_memcpy(v, h, sizeof v);                                               \
                 yv[2 * i] = v[0];                                                               \
                 yv[2 * i + 1] = v[1];                                                           \
             });                                                                                 \

@@ -70,8 +70,19 @@ static inline void q2_K_quantize_block(OMQ_NOESCAPE const float *x, OMQ_NOESCAPE
     omq_pack_2bit(y->qs, L);
 }
 
+/* device form: the 8 quants' bytes as two words (4-byte loads; the type's alignment) */
+OMQ_DEVICE_FORM void q2_K_dequantize_group_words(const omq_block_q2_K *x, int g, float *y) {
+    const int v = 8 * g, n = v >> 7, w = v & 127, j = w >> 5, r = w & 31;
+    const uint8_t sc = x->scales[8 * n + 2 * j + (r >= 16)];
+    const float dl = omq_fp16_to_fp32(x->d) * (sc & 0xF), ml = omq_fp16_to_fp32(x->dmin) * (sc >> 4);
+    uint32_t q[2];
+    omq_ld_run(x->qs + 32 * n + r, 1, 2, q);
+    for (int i = 0; i < 8; ++i) y[i] = dl * (int)((q[i / 4] >> (8 * (i % 4) + 2 * j)) & 3) - ml;
+}
+
 /* value v: half n = v / 128, w = v % 128, shift step j = w / 32, r = w % 32: bits 2j of
  * qs[32n + r], scale byte 8n + 2j + (r >= 16); a group of 8 shares one scale */
+#pragma omp declare variant(q2_K_dequantize_group_words) match(device = {kind(gpu)})
 static inline void q2_K_dequantize_group(OMQ_NOESCAPE const omq_block_q2_K *x, int g, OMQ_NOESCAPE float *y) {
     const int v = 8 * g, n = v >> 7, w = v & 127, j = w >> 5, r = w & 31;
     const uint8_t sc = x->scales[8 * n + 2 * j + (r >= 16)];

@@ -86,7 +86,22 @@ static inline void q3_K_quantize_block(OMQ_NOESCAPE const float *x, OMQ_NOESCAPE
     omq_pack_2bit(y->qs, U);
 }
 
+/* device form: the 8 quants' low bits and high-mask bits as words of bytes (the block is
+ * 2-aligned: omq_ld_run joins aligned words), value + 4 = low | high << 2 a word at a time */
+OMQ_DEVICE_FORM void q3_K_dequantize_group_words(const omq_block_q3_K *x, int g, float *y) {
+    const int v = 8 * g, n = v >> 7, w = v & 127, j = w >> 5, r = w & 31;
+    const float dl = omq_fp16_to_fp32(x->d) * omq_q3_K_scale(x->scales, 8 * n + 2 * j + (r >= 16));
+    uint32_t q[2], hm[2];
+    omq_ld_run(x->qs + 32 * n + r, 0, 2, q);
+    omq_ld_run(x->hmask + r, 0, 2, hm);
+    for (int i = 0; i < 8; ++i) {
+        const uint32_t t = ((q[i / 4] >> (2 * j)) & 0x03030303u) | ((hm[i / 4] >> (4 * n + j)) & 0x01010101u) << 2;
+        y[i] = dl * ((int)((t >> 8 * (i % 4)) & 0xFF) - 4);
+    }
+}
+
 /* as Q2_K's layout; the high bit of value v is bit 4n + j of hmask[r] */
+#pragma omp declare variant(q3_K_dequantize_group_words) match(device = {kind(gpu)})
 static inline void q3_K_dequantize_group(OMQ_NOESCAPE const omq_block_q3_K *x, int g, OMQ_NOESCAPE float *y) {
     const int v = 8 * g, n = v >> 7, w = v & 127, j = w >> 5, r = w & 31;
     const float dl = omq_fp16_to_fp32(x->d) * omq_q3_K_scale(x->scales, 8 * n + 2 * j + (r >= 16));

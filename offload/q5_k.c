@@ -1,5 +1,6 @@
 /* Q5_K: Q4_K's scales and mins with 5-bit quants: low nibbles in qs, fifth bits in qh
  * (bit 2k and 2k+1 of qh[l] for the k-th pair of 32-value groups). */
+#define OMQ_DEQUANTIZE_GROUP_F16(T) T##_dequantize_group_f16 /* codec.h */
 #include "codec.h"
 /* The GEMV takes one Q5_K group (16 words of weights) at a time: two spilled 52-68 bytes a
  * lane (ptxas) and were 3-8 us slower; and walks bands of rows (OMQ_GEMV_BANDS), which for
@@ -38,6 +39,23 @@ static inline void q5_K_quantize_block(OMQ_NOESCAPE const float *x, OMQ_NOESCAPE
     }
 }
 
+/* device form for f16 output (codec.h): the 8 quants as two words of bytes (4-byte loads; the
+ * type's alignment), the fifth bits merged a word at a time; the same values. The byte-wise
+ * form left that kernel bound by the integer pipe (H100 ncu: ALU 74 % busy, DRAM 48 %). */
+OMQ_DEVICE_FORM void q5_K_dequantize_group_words(const omq_block_q5_K *x, int g, float *y) {
+    const int v = 8 * g, p = v >> 6, hi = (v >> 5) & 1, l = v & 31;
+    uint8_t sc, m;
+    omq_get_scale_min_k4(2 * p + hi, x->scales, &sc, &m);
+    const float d1 = omq_fp16_to_fp32(x->d) * sc, m1 = omq_fp16_to_fp32(x->dmin) * m;
+    uint32_t ql[2], qh[2];
+    omq_ld_run(x->qs + 32 * p + l, 1, 2, ql);
+    omq_ld_run(x->qh + l, 1, 2, qh);
+    for (int i = 0; i < 8; ++i) {
+        const uint32_t q = ((ql[i / 4] >> (4 * hi)) & 0x0F0F0F0Fu) | ((qh[i / 4] >> (2 * p + hi)) & 0x01010101u) << 4;
+        y[i] = d1 * (int)((q >> 8 * (i % 4)) & 0xFF) - m1;
+    }
+}
+
 static inline void q5_K_dequantize_group(OMQ_NOESCAPE const omq_block_q5_K *x, int g, OMQ_NOESCAPE float *y) {
     const int v = 8 * g, p = v >> 6, hi = (v >> 5) & 1, l = v & 31;
     uint8_t sc, m;
@@ -46,6 +64,11 @@ static inline void q5_K_dequantize_group(OMQ_NOESCAPE const omq_block_q5_K *x, i
     const uint8_t u = (uint8_t)(1u << (2 * p + hi));
     const uint8_t *ql = x->qs + 32 * p + l, *qh = x->qh + l;
     for (int i = 0; i < 8; ++i) y[i] = d1 * (((ql[i] >> (4 * hi)) & 0xF) + (qh[i] & u ? 16 : 0)) - m1;
+}
+
+#pragma omp declare variant(q5_K_dequantize_group_words) match(device = {kind(gpu)})
+static inline void q5_K_dequantize_group_f16(OMQ_NOESCAPE const omq_block_q5_K *x, int g, OMQ_NOESCAPE float *y) {
+    q5_K_dequantize_group(x, g, y);
 }
 
 static inline void q5_K_dequantize_block(OMQ_NOESCAPE const omq_block_q5_K *x, OMQ_NOESCAPE float *y) {

@@ -1,5 +1,6 @@
 /* Q6_K: 256 values in 16 groups of 16 with int8 scales of one fp16 d; 6-bit quants (low
  * nibbles in ql, high 2 bits in qh) meaning d*sc*(q - 32). */
+#define OMQ_DEQUANTIZE_GROUP_F16(T) T##_dequantize_group_f16 /* codec.h */
 #include "codec.h"
 #include "matmul.h"
 #include "search.h"
@@ -50,6 +51,22 @@ static inline void q6_K_quantize_block(OMQ_NOESCAPE const float *x, OMQ_NOESCAPE
     }
 }
 
+/* device form for f16 output (codec.h): the 8 quants' nibbles and high bit pairs as words of
+ * bytes (2-aligned block: omq_ld_run joins aligned words), merged a word at a time */
+OMQ_DEVICE_FORM void q6_K_dequantize_group_words(const omq_block_q6_K *x, int g, float *y) {
+    const int v = 8 * g, n = v >> 7, k = (v >> 5) & 3, l = v & 31;
+    const float d = omq_fp16_to_fp32(x->d);
+    const int8_t sc = x->scales[8 * n + l / 16 + 2 * k];
+    uint32_t a[2], h[2];
+    omq_ld_run(x->ql + 64 * n + l + 32 * (k & 1), 0, 2, a);
+    omq_ld_run(x->qh + 32 * n + l, 0, 2, h);
+    for (int i = 0; i < 8; ++i) {
+        const uint32_t t = ((a[i / 4] >> (4 * (k >> 1))) & 0x0F0F0F0Fu) | ((h[i / 4] >> (2 * k)) & 0x03030303u) << 4;
+        const int q = (int)((t >> 8 * (i % 4)) & 0xFF) - 32;
+        y[i] = d * sc * q;
+    }
+}
+
 /* value v: half n = v / 128, quarter k = (v % 128) / 32, l = v % 32: low nibble (k < 2) or
  * high nibble (k >= 2) of ql[64n + l + 32 (k & 1)], bits 2k of qh[32n + l], scale 8n + l/16 + 2k */
 static inline void q6_K_dequantize_group(OMQ_NOESCAPE const omq_block_q6_K *x, int g, OMQ_NOESCAPE float *y) {
@@ -61,6 +78,11 @@ static inline void q6_K_dequantize_group(OMQ_NOESCAPE const omq_block_q6_K *x, i
         const int q = (int8_t)(((ql[i] >> (4 * (k >> 1))) & 0xF) | (((qh[i] >> (2 * k)) & 3) << 4)) - 32;
         y[i] = d * sc * q;
     }
+}
+
+#pragma omp declare variant(q6_K_dequantize_group_words) match(device = {kind(gpu)})
+static inline void q6_K_dequantize_group_f16(OMQ_NOESCAPE const omq_block_q6_K *x, int g, OMQ_NOESCAPE float *y) {
+    q6_K_dequantize_group(x, g, y);
 }
 
 static inline void q6_K_dequantize_block(OMQ_NOESCAPE const omq_block_q6_K *x, OMQ_NOESCAPE float *y) {

@@ -1,6 +1,7 @@
 /* IEEE binary16 conversions on every device: all 65536 halves to float32 and back, and a
  * sweep of float32 bit patterns to half, against the compiler's _Float16 conversions
- * (round to nearest even; subnormals, Inf and NaN included). NaNs: half -> float keeps sign
+ * (round to nearest even; subnormals, Inf and NaN included); random blocks of every type
+ * dequantized on every device as on the host. NaNs: half -> float keeps sign
  * and payload and sets the quiet bit; float -> half gives sign | 0x7e00, as ggml does. */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -109,7 +110,66 @@ static void float_sweep(void **state) {
     free(h);
 }
 
+/* Random bytes as blocks of every type (so scales that are NaN, Inf, subnormal or huge, and
+ * products that overflow binary16), and as f32 / f16 rows whose length is no multiple of 8,
+ * dequantized to f16 and f32 on every device: the host's bits, bit for bit, NaN for NaN. */
+static void random_bytes(void **state) {
+    (void)state;
+    static const omq_type types[] = {OMQ_TYPE_F32,  OMQ_TYPE_F16,  OMQ_TYPE_Q4_0, OMQ_TYPE_Q4_1, OMQ_TYPE_Q5_0,
+                                     OMQ_TYPE_Q5_1, OMQ_TYPE_Q8_0, OMQ_TYPE_Q8_1, OMQ_TYPE_Q2_K, OMQ_TYPE_Q3_K,
+                                     OMQ_TYPE_Q4_K, OMQ_TYPE_Q5_K, OMQ_TYPE_Q6_K, OMQ_TYPE_Q8_K};
+    ts_rng rng = ts_rng_seeded();
+    omq_context *host;
+    assert_int_equal(omq_context_create(&host, OMQ_DEVICE_HOST), OMQ_OK);
+    for (size_t t = 0; t < sizeof types / sizeof types[0]; ++t) {
+        const int64_t bs = omq_type_block_size(types[t]), rows = 3, cols = bs > 1 ? 4 * 256 : 1003;
+        size_t bytes = 0;
+        assert_int_equal(omq_matrix_size(types[t], rows, cols, &bytes), OMQ_OK);
+        uint8_t *q = malloc(bytes);
+        for (size_t i = 0; i < bytes; ++i) q[i] = (uint8_t)ts_next(&rng);
+        const size_t nval = (size_t)(rows * cols);
+        uint16_t *want_h = malloc(nval * 2), *got_h = malloc(nval * 2);
+        float *want_f = malloc(nval * 4), *got_f = malloc(nval * 4);
+        assert_int_equal(omq_dequantize(host, types[t], q, OMQ_TYPE_F16, want_h, rows, cols), OMQ_OK);
+        assert_int_equal(omq_dequantize(host, types[t], q, OMQ_TYPE_F32, want_f, rows, cols), OMQ_OK);
+        assert_int_equal(omq_synchronize(host), OMQ_OK);
+        for (int d = 1; d < ts_device_count(); ++d) {
+            omq_context *ctx;
+            assert_int_equal(omq_context_create(&ctx, ts_device(d)), OMQ_OK);
+            void *dq = ts_upload(ctx, q, bytes);
+            uint16_t *dh = ts_alloc(ctx, nval * 2, 0xA5);
+            float *df = ts_alloc(ctx, nval * 4, 0xA5);
+            assert_int_equal(omq_dequantize(ctx, types[t], dq, OMQ_TYPE_F16, dh, rows, cols), OMQ_OK);
+            assert_int_equal(omq_dequantize(ctx, types[t], dq, OMQ_TYPE_F32, df, rows, cols), OMQ_OK);
+            assert_int_equal(omq_synchronize(ctx), OMQ_OK);
+            ts_download(ctx, got_h, dh, nval * 2);
+            ts_download(ctx, got_f, df, nval * 4);
+            for (size_t i = 0; i < nval; ++i) {
+                if (is_nan16(want_h[i]) && is_nan16(got_h[i]) && want_f[i] != want_f[i] && got_f[i] != got_f[i])
+                    continue; /* a NaN's sign and payload follow the processor (omq.h) */
+                if (got_h[i] != want_h[i])
+                    fail_msg("%s: type %d to f16, value %zu: 0x%04x, host 0x%04x", ts_device_label(ts_device(d)),
+                             (int)types[t], i, got_h[i], want_h[i]);
+                if (f32_bits(got_f[i]) != f32_bits(want_f[i]))
+                    fail_msg("%s: type %d to f32, value %zu: 0x%08x, host 0x%08x", ts_device_label(ts_device(d)),
+                             (int)types[t], i, f32_bits(got_f[i]), f32_bits(want_f[i]));
+            }
+            ts_free(ctx, dq);
+            ts_free(ctx, dh);
+            ts_free(ctx, df);
+            omq_context_free(ctx);
+        }
+        free(q);
+        free(want_h);
+        free(got_h);
+        free(want_f);
+        free(got_f);
+    }
+    omq_context_free(host);
+}
+
 int main(void) {
-    const struct CMUnitTest tests[] = {cmocka_unit_test(all_halves), cmocka_unit_test(float_sweep)};
+    const struct CMUnitTest tests[] = {cmocka_unit_test(all_halves), cmocka_unit_test(float_sweep),
+                                       cmocka_unit_test(random_bytes)};
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
