@@ -250,7 +250,7 @@ static inline void omq_latch_fault(OMQ_NOESCAPE int *fault, int code) {
 
 /* The group function of the f16 output on devices. A kernel file may name another (defined
  * before it includes this header): Q5_K and Q6_K take their word-wise forms there only,
- * which made f16 output 13-19 % faster but f32 output 11-28 % slower (H100, docs/perf.md). */
+ * which made f16 output 9-19 % faster but f32 output 10-28 % slower (H100, docs/perf.md). */
 #ifndef OMQ_DEQUANTIZE_GROUP_F16
 #define OMQ_DEQUANTIZE_GROUP_F16(T) T##_dequantize_group
 #endif
