@@ -278,10 +278,14 @@ typedef enum omq_injected_failure { OMQ_INJECT_ALLOC = 0, OMQ_INJECT_COPY = 1 } 
 OMQ_API omq_status omq_debug_inject_failures(omq_context *ctx, omq_injected_failure what, int count);
 
 /* Benchmark yardsticks, queued on the current stream like any operation: an empty kernel
- * (OMQ_PROBE_EMPTY: what one operation costs beyond its work; dst, src, bytes unused), or a
+ * (OMQ_PROBE_EMPTY: what one operation costs beyond its work; dst, src, bytes unused), a
  * copy kernel (OMQ_PROBE_COPY: an OpenMP target region copying `bytes`, a multiple of 16,
- * between 16-byte aligned device buffers: the bandwidth a plain kernel reaches). */
-typedef enum omq_probe { OMQ_PROBE_EMPTY = 0, OMQ_PROBE_COPY = 1 } omq_probe;
+ * between 16-byte aligned device buffers: the bandwidth a plain kernel reaches), or a read
+ * kernel (OMQ_PROBE_READ: the same region reading src only, what a kernel that must read
+ * `bytes` cannot beat; it writes dst's first 16 bytes only with a 16-byte chunk of src whose
+ * two 8-byte halves differ by the bits 0x0123456789abcdef, so that its loads cannot be
+ * dropped). */
+typedef enum omq_probe { OMQ_PROBE_EMPTY = 0, OMQ_PROBE_COPY = 1, OMQ_PROBE_READ = 2 } omq_probe;
 OMQ_API omq_status omq_debug_probe(omq_context *ctx, omq_probe what, void *dst, const void *src, size_t bytes);
 
 #ifdef __cplusplus

@@ -109,5 +109,6 @@ int omq_probe_device(int device);
 /* Benchmark yardsticks: an empty kernel, and a copy of `bytes` (a multiple of 16). */
 void omq_kernel_empty(const omq_exec *ex);
 void omq_kernel_copy(const omq_exec *ex, void *dst, const void *src, size_t bytes);
+void omq_kernel_read(const omq_exec *ex, void *dst, const void *src, size_t bytes);
 
 #endif /* OMQ_KERNELS_H */

@@ -76,19 +76,21 @@ typedef struct {
 static void run_probe(const omq_exec *ex, void *p) {
     const probe_args *a = p;
     if (a->what == OMQ_PROBE_EMPTY) omq_kernel_empty(ex);
+    else if (a->what == OMQ_PROBE_READ) omq_kernel_read(ex, a->dst, a->src, a->bytes);
     else omq_kernel_copy(ex, a->dst, a->src, a->bytes);
 }
 
 omq_status omq_debug_probe(omq_context *ctx, omq_probe what, void *dst, const void *src, size_t bytes) {
     if (!ctx) return OMQ_ERR_NULL;
     omq_clear_error(ctx);
-    if (what != OMQ_PROBE_EMPTY && what != OMQ_PROBE_COPY)
+    if (what != OMQ_PROBE_EMPTY && what != OMQ_PROBE_COPY && what != OMQ_PROBE_READ)
         return omq_fail(ctx, OMQ_ERR_INVALID_ARG, "omq_debug_probe: unknown probe %d", (int)what);
-    if (what == OMQ_PROBE_COPY) {
+    if (what != OMQ_PROBE_EMPTY) {
         omq_status st;
         if ((st = omq_check_ptr(ctx, dst, 16, "dst")) || (st = omq_check_ptr(ctx, src, 16, "src"))) return st;
         if (bytes == 0 || bytes % 16)
-            return omq_fail(ctx, bytes ? OMQ_ERR_SHAPE : OMQ_ERR_EMPTY, "copy probe of %zu bytes (a positive multiple of 16)", bytes);
+            return omq_fail(ctx, bytes ? OMQ_ERR_SHAPE : OMQ_ERR_EMPTY, "%s probe of %zu bytes (a positive multiple of 16)",
+                            what == OMQ_PROBE_COPY ? "copy" : "read", bytes);
     }
     const probe_args a = {what, dst, src, bytes};
     return omq_submit(ctx, run_probe, &a, sizeof a, 0);

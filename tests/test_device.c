@@ -282,6 +282,48 @@ static void stream_misuse(void **state) {
     omq_context_free(other);
 }
 
+/* omq bench's yardsticks: the copy probe copies, the read probe writes its dst only with a
+ * chunk of src carrying the key (and so must have read it all), bad arguments are refused. */
+static void probes(void **state) {
+    (void)state;
+    enum { WORDS = 4 * 4096 };
+    static uint32_t src[WORDS], got[WORDS];
+    uint32_t s = 0x2545F491u;
+    for (int i = 0; i < WORDS; ++i) s ^= s << 13, s ^= s >> 17, s ^= s << 5, src[i] = s;
+    for (int d = 0; d < ts_device_count(); ++d) {
+        omq_context *ctx;
+        assert_int_equal(omq_context_create(&ctx, ts_device(d)), OMQ_OK);
+        uint32_t *dsrc = ts_upload(ctx, src, sizeof src), *ddst = ts_alloc(ctx, sizeof src, 0);
+        uint32_t *dkey = ts_alloc(ctx, 16, 0xAB), key[4], untouched[4];
+        memset(untouched, 0xAB, sizeof untouched);
+        assert_int_equal(omq_debug_probe(ctx, OMQ_PROBE_EMPTY, NULL, NULL, 0), OMQ_OK);
+        assert_int_equal(omq_debug_probe(ctx, OMQ_PROBE_COPY, ddst, dsrc, sizeof src), OMQ_OK);
+        assert_int_equal(omq_debug_probe(ctx, OMQ_PROBE_READ, dkey, dsrc, sizeof src), OMQ_OK);
+        assert_int_equal(omq_synchronize(ctx), OMQ_OK);
+        ts_download(ctx, got, ddst, sizeof got);
+        assert_memory_equal(got, src, sizeof src);
+        ts_download(ctx, key, dkey, sizeof key);
+        assert_memory_equal(key, untouched, sizeof key);
+        /* the last chunk keyed: the read probe copies it */
+        const int c = WORDS - 4;
+        got[c + 2] = got[c] ^ 0x89abcdefu, got[c + 3] = got[c + 1] ^ 0x01234567u;
+        ts_free(ctx, dsrc);
+        dsrc = ts_upload(ctx, got, sizeof got);
+        assert_int_equal(omq_debug_probe(ctx, OMQ_PROBE_READ, dkey, dsrc, sizeof src), OMQ_OK);
+        assert_int_equal(omq_synchronize(ctx), OMQ_OK);
+        ts_download(ctx, key, dkey, sizeof key);
+        assert_memory_equal(key, got + c, sizeof key);
+        /* refused */
+        assert_int_equal(omq_debug_probe(ctx, (omq_probe)3, ddst, dsrc, 16), OMQ_ERR_INVALID_ARG);
+        assert_int_equal(omq_debug_probe(ctx, OMQ_PROBE_READ, dkey, dsrc, 24), OMQ_ERR_SHAPE);
+        assert_int_equal(omq_debug_probe(ctx, OMQ_PROBE_READ, dkey, dsrc, 0), OMQ_ERR_EMPTY);
+        assert_int_equal(omq_debug_probe(ctx, OMQ_PROBE_READ, dkey, dsrc + 1, 16), OMQ_ERR_MISALIGNED);
+        assert_int_equal(omq_debug_probe(ctx, OMQ_PROBE_READ, NULL, dsrc, 16), OMQ_ERR_NULL);
+        assert_true(strlen(omq_context_last_error(ctx)) > 0);
+        omq_context_free(ctx);
+    }
+}
+
 /* automatic choice and missing devices; with the HIP backend built and no AMD GPU, HIP's
  * answer (hipErrorNoDevice) must have been seen and handled */
 static void device_selection(void **state) {
@@ -306,6 +348,7 @@ int main(void) {
         cmocka_unit_test(stream_order),     cmocka_unit_test(streams_overlap),
         cmocka_unit_test(threads),          cmocka_unit_test(memory_limits_and_failures),
         cmocka_unit_test(stream_misuse),    cmocka_unit_test(device_selection),
+        cmocka_unit_test(probes),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

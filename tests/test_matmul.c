@@ -698,14 +698,15 @@ static void gemv_one_region(void **state) {
         for (int t = 0; t < 16; ++t) {
             if (!omq_type_is_valid(t) || omq_type_block_size((omq_type)t) == 1) continue;
             const int64_t bs = omq_type_block_size((omq_type)t);
-            /* K within the limit, and past it (legacy types only: 897 blocks of 32) */
-            const int64_t Ks[2] = {bs == 32 ? 1440 : 2560, 897 * 32};
-            for (int ki = 0; ki < (bs == 32 ? 2 : 1); ++ki) {
+            /* K within the limit (X less than one pass of a team's staging, 128 blocks on
+             * GPUs, and more than two), and past it (legacy types only: 897 blocks of 32) */
+            const int64_t Ks[3] = {bs == 32 ? 1440 : 2560, bs == 32 ? 8224 : 8448, 897 * 32};
+            for (int ki = 0; ki < (bs == 32 ? 3 : 2); ++ki) {
                 const int64_t K = Ks[ki];
                 size_t ws = 1;
                 assert_int_equal(omq_matmul_workspace_size(ctx, (omq_type)t, R, K, OMQ_TYPE_F32, 1, OMQ_ALGO_MMVQ, &ws),
                                  OMQ_OK);
-                assert_int_equal(ws, ki == 0 ? 0 : (size_t)K / 32 * 36);
+                assert_int_equal(ws, K / 32 <= 896 ? 0 : (size_t)K / 32 * 36);
                 float *w = malloc(sizeof(float) * R * K), *x = malloc(sizeof(float) * K);
                 uint16_t *x16 = malloc(2 * K);
                 assert_true(w && x && x16);
@@ -754,6 +755,59 @@ static void gemv_one_region(void **state) {
             }
         }
         omq_context_free(ctx);
+    }
+}
+
+/* GEMVs with float X on two streams at once, three rounds each, X different on each: every
+ * Y equals, bit for bit, the one from X quantized first (no state of one call or stream
+ * reaches another: an experiment that shared X's quantization among a call's teams kept
+ * state in each stream). */
+static void gemv_streams(void **state) {
+    (void)state;
+    ts_rng rng = ts_rng_seeded();
+    enum { R = 300, K = 257 * 32, ROUNDS = 3 };
+    for (int d = 0; d < ts_device_count(); ++d) {
+        if (ts_device(d) == OMQ_DEVICE_HOST) continue;
+        omq_context *ctx;
+        assert_int_equal(omq_context_create(&ctx, ts_device(d)), OMQ_OK);
+        float *w = malloc(sizeof(float) * R * K), *x = malloc(sizeof(float) * 2 * K);
+        assert_true(w && x);
+        for (int64_t k = 0; k < R * K; ++k) w[k] = ts_gauss(&rng);
+        for (int64_t k = 0; k < 2 * K; ++k) x[k] = ts_gauss(&rng);
+        float *dw = ts_upload(ctx, w, sizeof(float) * R * K);
+        void *dq = ts_alloc(ctx, (size_t)R * K / 32 * 18, 0), *dxq = ts_alloc(ctx, (size_t)2 * K / 32 * 36, 0);
+        float *dx[2], *dref = ts_alloc(ctx, sizeof(float) * 2 * R, 0xFF), *dy[2][ROUNDS];
+        assert_int_equal(omq_quantize(ctx, OMQ_TYPE_Q4_0, dw, dq, R, K, NULL), OMQ_OK);
+        omq_stream *s[2];
+        for (int j = 0; j < 2; ++j) {
+            dx[j] = ts_upload(ctx, x + j * K, sizeof(float) * K);
+            char *xq = (char *)dxq + (size_t)j * K / 32 * 36;
+            assert_int_equal(omq_quantize(ctx, OMQ_TYPE_Q8_1, dx[j], xq, 1, K, NULL), OMQ_OK);
+            assert_int_equal(omq_matmul(ctx, OMQ_TYPE_Q4_0, dq, R, K, OMQ_TYPE_Q8_1, xq, 1, dref + j * R, OMQ_ALGO_MMVQ),
+                             OMQ_OK);
+            for (int r = 0; r < ROUNDS; ++r) dy[j][r] = ts_alloc(ctx, sizeof(float) * R, 0xFF);
+            assert_int_equal(omq_stream_create(ctx, &s[j]), OMQ_OK);
+        }
+        assert_int_equal(omq_synchronize(ctx), OMQ_OK);
+        for (int r = 0; r < ROUNDS; ++r)
+            for (int j = 0; j < 2; ++j) {
+                assert_int_equal(omq_context_set_stream(ctx, s[j]), OMQ_OK);
+                assert_int_equal(omq_matmul(ctx, OMQ_TYPE_Q4_0, dq, R, K, OMQ_TYPE_F32, dx[j], 1, dy[j][r], OMQ_ALGO_AUTO),
+                                 OMQ_OK);
+            }
+        assert_int_equal(omq_context_set_stream(ctx, NULL), OMQ_OK);
+        assert_int_equal(omq_synchronize(ctx), OMQ_OK); /* all streams */
+        float ref[2][R], y[R];
+        ts_download(ctx, ref, dref, sizeof ref);
+        assert_memory_not_equal(ref[0], ref[1], sizeof ref[0]);
+        for (int j = 0; j < 2; ++j)
+            for (int r = 0; r < ROUNDS; ++r) {
+                ts_download(ctx, y, dy[j][r], sizeof y);
+                assert_memory_equal(y, ref[j], sizeof y);
+            }
+        free(w);
+        free(x);
+        omq_context_free(ctx); /* destroys the streams and frees the buffers */
     }
 }
 
@@ -825,7 +879,7 @@ int main(void) {
     rng = ts_rng_seeded();
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(queries),     cmocka_unit_test(bad_input),   cmocka_unit_test(bad_input_is_silent),
-        cmocka_unit_test(nonfinite_x), cmocka_unit_test(gemv_one_region), cmocka_unit_test(workspace_limits), cmocka_unit_test(matmul_F32),  cmocka_unit_test(matmul_F16),
+        cmocka_unit_test(nonfinite_x), cmocka_unit_test(gemv_one_region), cmocka_unit_test(gemv_streams), cmocka_unit_test(workspace_limits), cmocka_unit_test(matmul_F32),  cmocka_unit_test(matmul_F16),
         cmocka_unit_test(matmul_Q4_0), cmocka_unit_test(matmul_Q4_1), cmocka_unit_test(matmul_Q5_0),
         cmocka_unit_test(matmul_Q5_1), cmocka_unit_test(matmul_Q8_0), cmocka_unit_test(matmul_Q8_1),
         cmocka_unit_test(matmul_Q2_K), cmocka_unit_test(matmul_Q3_K), cmocka_unit_test(matmul_Q4_K),

@@ -264,7 +264,9 @@ static int usage(FILE *f) {
             "  20 runs, all modes, the algorithm omq_matmul_choose picks; gemv: n = 1, batch: n = 2, 4, 8,\n"
             "  gemm: n = 512; --llc: last-level cache size (GPU default 64 MiB, host: from sysfs);\n"
             "  --copy: bytes of the copy yardstick (default 1024 MiB); --x q8_1: products take X\n"
-            "  already quantized (omq_matmul with Q8_1 X: one kernel a call, no quantization of X)\n");
+            "  already quantized (omq_matmul with Q8_1 X: one kernel a call, no quantization of X).\n"
+            "  Each gemv case is followed by a `read` row: a kernel that only reads the same W, timed\n"
+            "  the same way (the best a GEMV could do)\n");
     return f == stdout ? 0 : 2;
 }
 

@@ -25,6 +25,20 @@ static omq_status run_matmul(void *p, int r) {
     return omq_matmul(a->ctx, a->type, a->w[r], a->rows, a->k, a->xtype, a->x[r], a->n, a->y[r], a->algo);
 }
 
+/* the read yardstick over the same rotations of W: what a GEMV that reads W and nothing else,
+ * launched the same way, could take at best */
+typedef struct {
+    omq_context *ctx;
+    void *dst;
+    void **w;
+    size_t bytes;
+} read_arg;
+
+static omq_status run_read(void *p, int r) {
+    read_arg *a = p;
+    return omq_debug_probe(a->ctx, OMQ_PROBE_READ, a->dst, a->w[r], a->bytes);
+}
+
 static void fill_random(float *v, size_t count, uint64_t seed) {
     uint64_t s = 0x9E3779B97F4A7C15ULL ^ seed;
     for (size_t i = 0; i < count; ++i) {
@@ -130,6 +144,15 @@ static int bench_one(bench *b, omq_type t, int64_t rows, int64_t k, int64_t n, c
             const char *chk = sec > 0 ? check_product(b, &a, hx) : "FAILED";
             bench_row(b, opname, omq_type_name(t), rows, k, n, bench_mode_names[mode], omq_algo_name(algo), sec,
                       (double)(wbytes + xbytes + ybytes), 2.0 * (double)rows * (double)k * (double)n, chk);
+            void *dst = NULL;
+            if (n == 1 && sec > 0 && !omq_malloc(b->ctx, 16, &dst)) {
+                read_arg ra = {b->ctx, dst, a.w, wbytes & ~(size_t)15};
+                const double rs = bench_time(b, run_read, &ra, rot);
+                if (rs > 0)
+                    bench_row(b, "read", omq_type_name(t), rows, k, n, bench_mode_names[mode], "read", rs,
+                              (double)ra.bytes, 0, "-");
+                omq_free(b->ctx, dst);
+            }
         }
         for (int i = 0; i < rot && a.w && a.x && a.y; ++i) {
             if (i) omq_free(b->ctx, a.w[i]);
