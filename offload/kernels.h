@@ -106,7 +106,8 @@ void omq_quantize_q8_1_act(const omq_exec *ex, const void *src, int f16, void *d
 
 /* 1 if target regions of this build can run on OpenMP device `device` (a probe region). */
 int omq_probe_device(int device);
-/* Benchmark yardsticks: an empty kernel, and a copy of `bytes` (a multiple of 16). */
+/* Benchmark yardsticks: an empty kernel, a copy of `bytes` (a multiple of 16), and a read of
+ * `bytes` that writes dst only for a chunk carrying the key (omq.h, OMQ_PROBE_READ). */
 void omq_kernel_empty(const omq_exec *ex);
 void omq_kernel_copy(const omq_exec *ex, void *dst, const void *src, size_t bytes);
 void omq_kernel_read(const omq_exec *ex, void *dst, const void *src, size_t bytes);
