@@ -120,6 +120,8 @@ static int bench_one(bench *b, omq_type t, int64_t rows, int64_t k, int64_t n, c
         rc = cli_fail_status(b->ctx, OMQ_ERR_DEVICE, "bench: preparing X");
     omq_free(b->ctx, dslab);
     free(hw);
+    void *rdst = NULL; /* the read yardstick's 16 bytes (GEMV only; none: no read rows) */
+    if (!rc && n == 1 && omq_malloc(b->ctx, 16, &rdst)) rdst = NULL;
     for (int mode = 0; mode < BENCH_NMODES && !rc; ++mode) {
         if (b->only_mode >= 0 && b->only_mode != mode) continue;
         const int rot = bench_mode(b, mode, wbytes + xbytes + ybytes);
@@ -144,14 +146,12 @@ static int bench_one(bench *b, omq_type t, int64_t rows, int64_t k, int64_t n, c
             const char *chk = sec > 0 ? check_product(b, &a, hx) : "FAILED";
             bench_row(b, opname, omq_type_name(t), rows, k, n, bench_mode_names[mode], omq_algo_name(algo), sec,
                       (double)(wbytes + xbytes + ybytes), 2.0 * (double)rows * (double)k * (double)n, chk);
-            void *dst = NULL;
-            if (n == 1 && sec > 0 && !omq_malloc(b->ctx, 16, &dst)) {
-                read_arg ra = {b->ctx, dst, a.w, wbytes & ~(size_t)15};
+            if (rdst && sec > 0) {
+                read_arg ra = {b->ctx, rdst, a.w, wbytes & ~(size_t)15};
                 const double rs = bench_time(b, run_read, &ra, rot);
                 if (rs > 0)
                     bench_row(b, "read", omq_type_name(t), rows, k, n, bench_mode_names[mode], "read", rs,
                               (double)ra.bytes, 0, "-");
-                omq_free(b->ctx, dst);
             }
         }
         for (int i = 0; i < rot && a.w && a.x && a.y; ++i) {
@@ -163,6 +163,7 @@ static int bench_one(bench *b, omq_type t, int64_t rows, int64_t k, int64_t n, c
         free(a.x);
         free(a.y);
     }
+    omq_free(b->ctx, rdst);
     omq_free(b->ctx, dw0);
     omq_free(b->ctx, dx0);
     free(hx);
