@@ -6,7 +6,8 @@
  *     T_vec_dot_q8_1(const BLOCK *w, const omq_block_q8_1 *x, int64_t xs, int nc, float *acc)
  * the second adding, for c < nc, the dot product of weight block w with the BS / 32 Q8_1
  * blocks at x + c * xs to acc[c] (integer products per 32-value group, one float scale
- * step per group), and then says OMQ_DEFINE_MATMUL(T, BLOCK, BS) once (F32/F16 weights:
+ * step per group; xs = OMQ_X_STAGED marks the GEMV's staged X, whose blocks carry their
+ * quant sums), and then says OMQ_DEFINE_MATMUL(T, BLOCK, BS) once (F32/F16 weights:
  * OMQ_DEFINE_MATMUL_FLOAT, which has no Q8_1 kernels). That writes the entry points of
  * kernels.h, each with a host form (loops blocked for caches and SIMD) and a target form
  * (teams and lanes, shaped for GPUs; also what the host fallback runs).
@@ -163,6 +164,34 @@ static inline int omq_dp4a_amdgcn(uint32_t a, uint32_t b, int c) {
 #endif
 }
 
+static inline int omq_dp4a_us_nvptx(uint32_t a, uint32_t b, int c) {
+#if defined(__NVPTX__)
+    int r;
+    __asm__("dp4a.u32.s32 %0, %1, %2, %3;" : "=r"(r) : "r"(a), "r"(b), "r"(c));
+    return r;
+#else
+    (void)a, (void)b;
+    return c; /* never selected off NVIDIA devices */
+#endif
+}
+
+static inline int omq_dp4a_us_amdgcn(uint32_t a, uint32_t b, int c) {
+#if defined(__AMDGCN__)
+    return __builtin_amdgcn_sudot4(0, (int)a, 1, (int)b, c, 0);
+#else
+    (void)a, (void)b;
+    return c; /* never selected off AMD devices with dot8-insts */
+#endif
+}
+
+/* c + the dot product of a's four unsigned bytes and b's four signed bytes */
+#pragma omp declare variant(omq_dp4a_us_nvptx) match(device = {arch(nvptx64)})
+#pragma omp declare variant(omq_dp4a_us_amdgcn) match(device = {arch(amdgcn), isa("dot8-insts")})
+static inline int omq_dp4a_us(uint32_t a, uint32_t b, int c) {
+    for (int i = 0; i < 4; ++i) c += (int)(uint8_t)(a >> 8 * i) * (int8_t)(b >> 8 * i);
+    return c;
+}
+
 /* c + the dot product of a's and b's four signed bytes */
 #pragma omp declare variant(omq_dp4a_nvptx) match(device = {arch(nvptx64)})
 #pragma omp declare variant(omq_dp4a_amdgcn) match(device = {arch(amdgcn), isa("dot8-insts")})
@@ -194,18 +223,26 @@ static inline int omq_idot32_gpu(const int8_t *a, const int8_t *b) { return omq_
 static inline int omq_isum16_gpu(const int8_t *b) { return omq_isum_words(b, 16); }
 static inline int omq_isum32_gpu(const int8_t *b) { return omq_isum_words(b, 32); }
 
-/* 8 words of quants times a Q8_1 block's quants (*dot), and the sum of those (*sum): one
- * pass over x's words for formats with a minimum */
-static inline void omq_dot_sum_words(const uint32_t *q, const omq_block_q8_1 *x,
+/* The column stride of X (in blocks) that marks it staged: one column, each block holding
+ * the sum of its 32 quants, as an int16, in place of s (which ggml's blocks give as
+ * fp16(d * sum) and no dot product reads). The GEMV stages X so (omq_q8a_blocks with xsum),
+ * and its dot products load the sums rather than count them (8 dp4a a block, a seventh of
+ * q4_1's GEMV walk on the H100). */
+#define OMQ_X_STAGED 0
+
+/* the sum of a Q8_1 block's quants (xs: its column stride, or OMQ_X_STAGED) */
+static inline int omq_q8_1_qsum(const omq_block_q8_1 *x, int64_t xs) {
+    return xs == OMQ_X_STAGED ? (int)(int16_t)x->s : omq_isum_words(x->qs, 32);
+}
+
+/* 8 words of quants times a Q8_1 block's quants (*dot), and the sum of those (*sum), for
+ * formats with a minimum */
+static inline void omq_dot_sum_words(const uint32_t *q, const omq_block_q8_1 *x, int64_t xs,
                                      OMQ_NOESCAPE int *dot, OMQ_NOESCAPE int *sum) {
-    int s = 0, t = 0;
-    for (int i = 0; i < 8; ++i) {
-        const uint32_t u = omq_ld32_a4(x->qs + 4 * i);
-        s = omq_dp4a(q[i], u, s);
-        t = omq_dp4a(0x01010101u, u, t);
-    }
+    int s = 0;
+    for (int i = 0; i < 8; ++i) s = omq_dp4a(q[i], omq_ld32_a4(x->qs + 4 * i), s);
     *dot = s;
-    *sum = t;
+    *sum = omq_q8_1_qsum(x, xs);
 }
 
 /* 8 words of quants times a Q8_1 block's quants as two 16-value halves (*lo: words 0..3) */
@@ -218,12 +255,10 @@ static inline void omq_dot_halves_words(const uint32_t *q, const omq_block_q8_1 
 }
 
 /* the sums of the two 16-value halves of a Q8_1 block's quants */
-static inline void omq_sum_halves_words(const omq_block_q8_1 *x, OMQ_NOESCAPE int *lo,
+static inline void omq_sum_halves_words(const omq_block_q8_1 *x, int64_t xs, OMQ_NOESCAPE int *lo,
                                         OMQ_NOESCAPE int *hi) {
-    int s[2] = {0, 0};
-    for (int i = 0; i < 8; ++i) s[i >> 2] = omq_dp4a(0x01010101u, omq_ld32_a4(x->qs + 4 * i), s[i >> 2]);
-    *lo = s[0];
-    *hi = s[1];
+    *lo = omq_isum_words(x->qs, 16);
+    *hi = xs == OMQ_X_STAGED ? (int)(int16_t)x->s - *lo : omq_isum_words(x->qs + 16, 16);
 }
 
 /* omq_vdot_min32's arithmetic on 8 words of quants */
@@ -232,8 +267,8 @@ static inline void omq_vdot_min32_words(const uint32_t *q, float d, float m, con
     for (int c = 0; c < nc; ++c) {
         const omq_block_q8_1 *xc = x + c * xs;
         int s, t;
-        omq_dot_sum_words(q, xc, &s, &t);
-        acc[c] += omq_fp16_to_fp32(xc->d) * (d * (float)s + m * (float)t);
+        omq_dot_sum_words(q, xc, xs, &s, &t);
+        acc[c] += omq_fp16_scale(xc->d) * (d * (float)s + m * (float)t);
     }
 }
 
@@ -245,8 +280,8 @@ static inline void omq_vdot_k32_min_group(const uint32_t *q, int sc, int mn, flo
     for (int c = 0; c < nc; ++c) {
         const omq_block_q8_1 *xc = x + c * xs;
         int s, t;
-        omq_dot_sum_words(q, xc, &s, &t);
-        const float d8 = omq_fp16_to_fp32(xc->d);
+        omq_dot_sum_words(q, xc, xs, &s, &t);
+        const float d8 = omq_fp16_scale(xc->d);
         acc[c] += d * (d8 * (float)(sc * s)) - dmin * (d8 * (float)(mn * t));
     }
 }
@@ -269,7 +304,7 @@ static inline void omq_nibbles_words(const uint8_t *qs, int a4, uint32_t *q) {
 
 /* bits 0..3 of h moved to bit 4 of bytes 0..3 (Q5's fifth bits, four values at a time) */
 static inline uint32_t omq_bit4_bytes(uint32_t h) {
-    return ((h & 1u) << 4) | ((h & 2u) << 11) | ((h & 4u) << 18) | ((h & 8u) << 25);
+    return ((h & 0xFu) * 0x02040810u) & 0x10101010u; /* bit i lands on 8i + 4 (shift 4 + 7i), no carries */
 }
 
 /* The 5-bit quants of a Q5_0/Q5_1 block: low nibbles of qs for values 0..15, high nibbles
@@ -303,7 +338,20 @@ static inline void omq_vdot_sym32_words(const uint32_t *q, float d, const omq_bl
         const omq_block_q8_1 *xc = x + c * xs;
         int s = 0;
         for (int i = 0; i < 8; ++i) s = omq_dp4a(q[i], omq_ld32_a4(xc->qs + 4 * i), s);
-        acc[c] += d * omq_fp16_to_fp32(xc->d) * (float)s;
+        acc[c] += d * omq_fp16_scale(xc->d) * (float)s;
+    }
+}
+
+/* 32 quants q - off as 8 words of unsigned bytes q (0 <= q <= 255) times nc columns of Q8_1
+ * blocks: omq_vdot_sym32_words's integer sum, taken as dot(q, x) - off * sum(x) (the offset
+ * leaves the two operations a word the unpacking spent on it) */
+static inline void omq_vdot_off32_words(const uint32_t *q, int off, float d, const omq_block_q8_1 *x,
+                                        int64_t xs, int nc, float *acc) {
+    for (int c = 0; c < nc; ++c) {
+        const omq_block_q8_1 *xc = x + c * xs;
+        int s = 0;
+        for (int i = 0; i < 8; ++i) s = omq_dp4a_us(q[i], omq_ld32_a4(xc->qs + 4 * i), s);
+        acc[c] += d * omq_fp16_scale(xc->d) * (float)(s - off * omq_q8_1_qsum(xc, xs));
     }
 }
 
@@ -342,14 +390,15 @@ static inline int omq_isum32(const int8_t *b) {
 /* The dot products of one unpacked weight block (its quants q as int8, offsets applied) with
  * nc columns of Q8_1 blocks, by format family. The Q8_1 block sum `s` is never used: where a
  * minimum needs sum(x), the exact integer sum of the quants times d8 is taken (as ggml-cuda's
- * mmvq does for K-quants), which avoids s's fp16 rounding. */
+ * mmvq does for K-quants), which avoids s's fp16 rounding (the device forms load that integer
+ * sum from X staged by the GEMV: OMQ_X_STAGED). */
 
 /* 32 values, value = d * q: Q4_0, Q5_0 (offsets applied), Q8_0, Q8_1 */
 static inline void omq_vdot_sym32(const int8_t *q, float d, const omq_block_q8_1 *x, int64_t xs,
                                   int nc, float *acc) {
     for (int c = 0; c < nc; ++c) {
         const omq_block_q8_1 *xc = x + c * xs;
-        acc[c] += d * omq_fp16_to_fp32(xc->d) * (float)omq_idot32(q, xc->qs);
+        acc[c] += d * omq_fp16_scale(xc->d) * (float)omq_idot32(q, xc->qs);
     }
 }
 
@@ -359,7 +408,7 @@ static inline void omq_vdot_min32(const int8_t *q, float d, float m, const omq_b
     for (int c = 0; c < nc; ++c) {
         const omq_block_q8_1 *xc = x + c * xs;
         const int s = omq_idot32(q, xc->qs), t = omq_isum32(xc->qs);
-        acc[c] += omq_fp16_to_fp32(xc->d) * (d * (float)s + m * (float)t);
+        acc[c] += omq_fp16_scale(xc->d) * (d * (float)s + m * (float)t);
     }
 }
 
@@ -372,7 +421,7 @@ static inline void omq_vdot_k16(const int8_t *q, const int *sc, float d, const o
         for (int g = 0; g < 8; ++g) {
             const int s = sc[2 * g] * omq_idot16(q + 32 * g, xc[g].qs) +
                           sc[2 * g + 1] * omq_idot16(q + 32 * g + 16, xc[g].qs + 16);
-            sum += omq_fp16_to_fp32(xc[g].d) * (float)s;
+            sum += omq_fp16_scale(xc[g].d) * (float)s;
         }
         acc[c] += d * sum;
     }
@@ -388,7 +437,7 @@ static inline void omq_vdot_k16_min(const int8_t *q, const int *sc, const int *m
         for (int g = 0; g < 8; ++g) {
             const int s0 = omq_idot16(q + 32 * g, xc[g].qs), t0 = omq_isum16(xc[g].qs);
             const int s1 = omq_idot16(q + 32 * g + 16, xc[g].qs + 16), t1 = omq_isum16(xc[g].qs + 16);
-            const float d8 = omq_fp16_to_fp32(xc[g].d);
+            const float d8 = omq_fp16_scale(xc[g].d);
             sd += d8 * (float)(sc[2 * g] * s0 + sc[2 * g + 1] * s1);
             sm += d8 * (float)(mn[2 * g] * t0 + mn[2 * g + 1] * t1);
         }
@@ -405,7 +454,7 @@ static inline void omq_vdot_k32_min(const int8_t *q, const int *sc, const int *m
         float sd = 0, sm = 0;
         for (int g = 0; g < 8; ++g) {
             const int s = omq_idot32(q + 32 * g, xc[g].qs), t = omq_isum32(xc[g].qs);
-            const float d8 = omq_fp16_to_fp32(xc[g].d);
+            const float d8 = omq_fp16_scale(xc[g].d);
             sd += d8 * (float)(sc[g] * s);
             sm += d8 * (float)(mn[g] * t);
         }
@@ -593,8 +642,8 @@ static inline __attribute__((always_inline)) void omq_q8a_load4(const void *src,
 #define OMQ_Q8A_SPAN 8
 #define OMQ_Q8A_PASSES 4
 static inline __attribute__((always_inline)) void omq_q8a_blocks_team(const void *src, int f16, int64_t b0,
-                                                                       int64_t nb, uint32_t *y32, int *fault,
-                                                                       int th, int lanes) {
+                                                                       int64_t nb, uint32_t *y32, int xsum,
+                                                                       int *fault, int th, int lanes) {
     const int p = th & (OMQ_Q8A_SPAN - 1), slot = th / OMQ_Q8A_SPAN, per = lanes / OMQ_Q8A_SPAN;
     const int vec = ((uintptr_t)src & (f16 ? 7u : 15u)) == 0;
     for (int64_t i00 = 0; i00 < nb; i00 += (int64_t)per * OMQ_Q8A_PASSES) {
@@ -632,7 +681,9 @@ static inline __attribute__((always_inline)) void omq_q8a_blocks_team(const void
                 uint32_t *yb = y32 + b * OMQ_Q8_1_WORDS;
                 yb[1 + p] = w;
                 if (p == 0) {
-                    yb[0] = omq_fp32_to_fp16(d) | (uint32_t)omq_fp32_to_fp16((float)(int)total * d) << 16;
+                    const int t = (int)total;
+                    const uint32_t s = xsum ? (uint16_t)(int16_t)t : omq_fp32_to_fp16((float)t * d);
+                    yb[0] = omq_fp32_to_fp16(d) | s << 16;
                     if (!ok) omq_latch_fault(fault, OMQ_FAULT_NONFINITE);
                 }
             }
@@ -640,15 +691,28 @@ static inline __attribute__((always_inline)) void omq_q8a_blocks_team(const void
     }
 }
 
+/* the block's quant sum in place of its s (OMQ_X_STAGED) */
+static inline void omq_q8_1_put_qsum(omq_block_q8_1 *y) {
+    int t = 0;
+    for (int j = 0; j < OMQ_QK; ++j) t += y->qs[j];
+    y->s = (uint16_t)(int16_t)t;
+}
+
 /* Blocks b0 .. b0+nb-1 of src into y32 by the team's threads (th of nth, the team `lanes`
- * wide): omq_q8a_blocks_team where a thread is a lane (GPUs), else a lane per block. */
+ * wide): omq_q8a_blocks_team where a thread is a lane (GPUs), else a lane per block. xsum:
+ * each block's quant sum in place of s (OMQ_X_STAGED). */
 static inline __attribute__((always_inline)) void omq_q8a_blocks(const void *src, int f16, int64_t b0, int64_t nb,
-                                                                  uint32_t *y32, int *fault, int th, int nth,
-                                                                  int lanes) {
-    if (omq_mm_shuffle_ok(nth, lanes))
-        omq_q8a_blocks_team(src, f16, b0, nb, y32, fault, th, lanes);
-    else
-        for (int64_t i = th; i < nb; i += nth) omq_q8a_block(src, f16, b0 + i, (omq_block_q8_1 *)y32, fault);
+                                                                  uint32_t *y32, int xsum, int *fault, int th,
+                                                                  int nth, int lanes) {
+    if (omq_mm_shuffle_ok(nth, lanes)) {
+        omq_q8a_blocks_team(src, f16, b0, nb, y32, xsum, fault, th, lanes);
+        return;
+    }
+    for (int64_t i = th; i < nb; i += nth) {
+        omq_block_q8_1 *y = (omq_block_q8_1 *)y32;
+        omq_q8a_block(src, f16, b0 + i, y, fault);
+        if (xsum) omq_q8_1_put_qsum(y + b0 + i);
+    }
 }
 #pragma omp end declare target
 
@@ -797,17 +861,17 @@ static inline __attribute__((always_inline)) void omq_q8a_blocks(const void *src
  * group's dot product with the one Q8_1 block it meets; more lanes share a long block, each
  * reading a slice of it). */
 #define OMQ_MMVQ_ACC_BLOCK(T, BS, r, u, c0, nc, acc)                                            \
-    T##_vec_dot_q8_1(W + (r) * nb + (u), X + (c0) * nbx + (u) * ((BS) / OMQ_QK), nbx, (nc), (acc))
+    T##_vec_dot_q8_1(W + (r) * nb + (u), X + (c0) * xs_ + (u) * ((BS) / OMQ_QK), xs_, (nc), (acc))
 #define OMQ_MMVQ_ACC_GROUP(T, BS, r, u, c0, nc, acc)                                            \
     T##_vec_dot_q8_1_group(W + (r) * nb + (u) / ((BS) / OMQ_QK), (int)((u) % ((BS) / OMQ_QK)), \
-                           X + (c0) * nbx + (u), nbx, (nc), (acc))
+                           X + (c0) * xs_ + (u), xs_, (nc), (acc))
 
 #define OMQ_DEFINE_MMVQ(T, BLOCK, BS, UPB, ACC)                                                 \
     void omq_mmvq_##T(const omq_exec *ex, const void *w, int64_t rows, int64_t K,              \
                       const void *x, int64_t n, float *Y) {                                     \
         const BLOCK *W = (const BLOCK *)w;                                                      \
         const omq_block_q8_1 *X = (const omq_block_q8_1 *)x;                                    \
-        const int64_t nb = K / (BS), nbx = K / OMQ_QK;                                          \
+        const int64_t nb = K / (BS), nbx = K / OMQ_QK, xs_ = nbx;                               \
         if (ex->kind == OMQ_EXEC_HOST) {                                                        \
             _Pragma("omp parallel for schedule(static)")                                        \
             for (int64_t r_ = 0; r_ < rows; ++r_) {                                             \
@@ -832,8 +896,10 @@ static inline __attribute__((always_inline)) void omq_q8a_blocks(const void *src
  * same integer and float steps. Float X thus costs one region, not two (X's quantization, then
  * the product: each region is a launch and a host round trip, then ~10 us queued and ~25 us
  * synchronized through LLVM's runtime). Teams are as wide as a GPU allows and only as
- * many as it runs at once (one per SM), so X is staged once per SM (132 x 16 KiB of L2 reads
- * for K = 4096 on the H100); omq_q8a_blocks_team stages it.
+ * many as it runs at once (one per SM, each with a row at least: 4096 rows are 128 tiles of
+ * 32 but go to all 132 SMs of an H100), so X is staged once per SM (132 x 16 KiB of L2 reads
+ * for K = 4096 on the H100); omq_q8a_blocks_team stages it, with each block's quant sum in
+ * place of s (OMQ_X_STAGED), as does the copy of X given as Q8_1.
  * On an H200, queued, against the two regions with 128-lane teams: 14336x4096 q4_0 44-52 ->
  * 30-35 us, 4096x14336 41-48 -> 36-38 (docs/perf.md); 512-lane teams (two per SM, twice the
  * staging) were slower (36 and 45 us), 256-lane teams more so (36-43 and 63-70). */
@@ -905,23 +971,28 @@ static inline __attribute__((always_inline)) void omq_q8a_blocks(const void *src
         const int64_t nb = K / (BS), nbx = K / OMQ_QK, nu_ = nb * (UPB);                        \
         const int lpr_ = omq_mm_lanes_per_row(nu_), rpt_ = OMQ_GEMV_LANES / lpr_;               \
         const int64_t ntiles_ = (rows + rpt_ - 1) / rpt_;                                       \
-        const int dev_ = ex->device, nteams_ = omq_teams_resident(ex, ntiles_, OMQ_GEMV_LANES); \
+        const int dev_ = ex->device, nteams_ = omq_teams_resident(ex, rows, OMQ_GEMV_LANES);    \
         int *fault_ = ex->fault;                                                                \
         OMQ_PRAGMA(omp target teams num_teams(nteams_) thread_limit(OMQ_GEMV_LANES)             \
                    device(dev_) is_device_ptr(W, x, Y, fault_))                                 \
         {                                                                                       \
             uint32_t xq_[OMQ_GEMV_XBLOCKS * OMQ_Q8_1_WORDS];                                    \
+            const int64_t xs_ = OMQ_X_STAGED; /* a literal in the kernel: its sums are read */  \
             float part_[OMQ_GEMV_LANES];                                                        \
             _Pragma("omp parallel")                                                             \
             {                                                                                   \
                 OMQ_NVPTX_MAXNREG(OMQ_GEMV_NREG);                                               \
                 OMQ_MM_THREAD;                                                                  \
                 if (x_kind == OMQ_GEMV_X_Q8_1)                                                  \
-                    for (int64_t i_ = th_; i_ < nbx * OMQ_Q8_1_WORDS; i_ += nth_)               \
-                        xq_[i_] = ((const uint32_t *)x)[i_];                                    \
+                    for (int64_t b_ = th_; b_ < nbx; b_ += nth_) {                              \
+                        for (int i_ = 0; i_ < OMQ_Q8_1_WORDS; ++i_)                             \
+                            xq_[b_ * OMQ_Q8_1_WORDS + i_] =                                     \
+                                ((const uint32_t *)x)[b_ * OMQ_Q8_1_WORDS + i_];                \
+                        omq_q8_1_put_qsum((omq_block_q8_1 *)xq_ + b_);                          \
+                    }                                                                           \
                 else                                                                            \
-                    omq_q8a_blocks(x, x_kind == OMQ_GEMV_X_F16, 0, nbx, xq_, fault_, th_, nth_,   \
-                                   OMQ_GEMV_LANES);                                             \
+                    omq_q8a_blocks(x, x_kind == OMQ_GEMV_X_F16, 0, nbx, xq_, 1, fault_, th_,      \
+                                   nth_, OMQ_GEMV_LANES);                                       \
                 OMQ_MM_BARRIER;                                                                 \
                 const omq_block_q8_1 *X = (const omq_block_q8_1 *)xq_;                          \
                 OMQ_GEMV_WALK(W, X, Y, rows, nu_, ACC, T, BS, lpr_, rpt_, ntiles_, part_);      \
@@ -964,10 +1035,10 @@ static inline void omq_vdot_group_words(int form, const uint32_t *q, const omq_g
         const omq_block_q8_1 *xc = x + c * xs;
         int s0, s1;
         omq_dot_halves_words(q, xc, &s0, &s1);
-        const float d8 = omq_fp16_to_fp32(xc->d);
+        const float d8 = omq_fp16_scale(xc->d);
         if (form & OMQ_GF_MIN) {
             int t0, t1;
-            omq_sum_halves_words(xc, &t0, &t1);
+            omq_sum_halves_words(xc, xs, &t0, &t1);
             acc[c] += cf->d * (d8 * (float)(cf->sc[0] * s0 + cf->sc[1] * s1)) -
                       cf->dmin * (d8 * (float)(cf->mn[0] * t0 + cf->mn[1] * t1));
         } else {
@@ -1008,7 +1079,7 @@ static inline void omq_mmq_stage_x(OMQ_NOESCAPE omq_mmq_stage *st, const omq_blo
             t0 = omq_dp4a(0x01010101u, q[i], t0);
             t1 = omq_dp4a(0x01010101u, q[i + 4], t1);
         }
-        d8 = omq_fp16_to_fp32(xb->d);
+        d8 = omq_fp16_scale(xb->d);
     }
     omq_mmq_put_words(st->x + c * OMQ_MMQ_RS + 32 * j, q);
     st->xd[j * OMQ_MMQ_TC + c] = d8;
@@ -1243,7 +1314,7 @@ OMQ_UNROLL
                     t0 = omq_dp4a(0x01010101u, x0, t0);                                         \
                     t1 = omq_dp4a(0x01010101u, x1, t1);                                         \
                 }                                                                               \
-                const float d8 = omq_fp16_to_fp32(xb->d);                                       \
+                const float d8 = omq_fp16_scale(xb->d);                                       \
                 if ((FORM) & OMQ_GF_HALVES)                                                     \
                     s += omq_mmq_term((FORM), s0, s1, cf.d * (float)cf.sc[0], cf.d * (float)cf.sc[1], \
                                       cf.dmin * (float)cf.mn[0], cf.dmin * (float)cf.mn[1], d8,  \

@@ -74,7 +74,7 @@ static inline void q2_K_quantize_block(OMQ_NOESCAPE const float *x, OMQ_NOESCAPE
 OMQ_DEVICE_FORM void q2_K_dequantize_group_words(const omq_block_q2_K *x, int g, float *y) {
     const int v = 8 * g, n = v >> 7, w = v & 127, j = w >> 5, r = w & 31;
     const uint8_t sc = x->scales[8 * n + 2 * j + (r >= 16)];
-    const float dl = omq_fp16_to_fp32(x->d) * (sc & 0xF), ml = omq_fp16_to_fp32(x->dmin) * (sc >> 4);
+    const float dl = omq_fp16_scale(x->d) * (sc & 0xF), ml = omq_fp16_scale(x->dmin) * (sc >> 4);
     uint32_t q[2];
     omq_ld_run(x->qs + 32 * n + r, 1, 2, q);
     for (int i = 0; i < 8; ++i) y[i] = dl * (int)((q[i / 4] >> (8 * (i % 4) + 2 * j)) & 3) - ml;
@@ -119,7 +119,7 @@ static inline void q2_K_vec_dot_q8_1(const omq_block_q2_K *w, const omq_block_q8
         sc[g] = w->scales[g] & 0xF;
         mn[g] = w->scales[g] >> 4;
     }
-    omq_vdot_k16_min(q, sc, mn, omq_fp16_to_fp32(w->d), omq_fp16_to_fp32(w->dmin), x, xs, nc, acc);
+    omq_vdot_k16_min(q, sc, mn, omq_fp16_scale(w->d), omq_fp16_scale(w->dmin), x, xs, nc, acc);
 }
 
 /* group g = 4n + j (values 32g..32g+31: bit pair j of qs[32n ..], scale bytes 2g and 2g + 1 for
@@ -129,7 +129,7 @@ static inline void q2_K_group_words(const omq_block_q2_K *w, int g, OMQ_NOESCAPE
     const uint8_t *qs = w->qs + 32 * (g >> 2);
     const int shift = 2 * (g & 3);
     for (int i = 0; i < 8; ++i) q[i] = (omq_ld32_a4(qs + 4 * i) >> shift) & 0x03030303u;
-    *cf = (omq_group_coef){omq_fp16_to_fp32(w->d), omq_fp16_to_fp32(w->dmin),
+    *cf = (omq_group_coef){omq_fp16_scale(w->d), omq_fp16_scale(w->dmin),
                            {w->scales[2 * g] & 0xF, w->scales[2 * g + 1] & 0xF},
                            {w->scales[2 * g] >> 4, w->scales[2 * g + 1] >> 4}};
 }

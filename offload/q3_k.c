@@ -90,7 +90,7 @@ static inline void q3_K_quantize_block(OMQ_NOESCAPE const float *x, OMQ_NOESCAPE
  * 2-aligned: omq_ld_run joins aligned words), value + 4 = low | high << 2 a word at a time */
 OMQ_DEVICE_FORM void q3_K_dequantize_group_words(const omq_block_q3_K *x, int g, float *y) {
     const int v = 8 * g, n = v >> 7, w = v & 127, j = w >> 5, r = w & 31;
-    const float dl = omq_fp16_to_fp32(x->d) * omq_q3_K_scale(x->scales, 8 * n + 2 * j + (r >= 16));
+    const float dl = omq_fp16_scale(x->d) * omq_q3_K_scale(x->scales, 8 * n + 2 * j + (r >= 16));
     uint32_t q[2], hm[2];
     omq_ld_run(x->qs + 32 * n + r, 0, 2, q);
     omq_ld_run(x->hmask + r, 0, 2, hm);
@@ -139,7 +139,7 @@ static inline void q3_K_vec_dot_q8_1(const omq_block_q3_K *w, const omq_block_q8
         q[v] = (int8_t)(low - 4 + 4 * high);
     }
     for (int g = 0; g < 16; ++g) sc[g] = omq_q3_K_scale(w->scales, g);
-    omq_vdot_k16(q, sc, omq_fp16_to_fp32(w->d), x, xs, nc, acc);
+    omq_vdot_k16(q, sc, omq_fp16_scale(w->d), x, xs, nc, acc);
 }
 
 /* group g: Q2_K's low bits, high bits in bit g of hmask[..] (quants low + 4 * high - 4, as int8
@@ -156,7 +156,7 @@ static inline void q3_K_group_words(const omq_block_q3_K *w, int g, OMQ_NOESCAPE
         const uint32_t high = (hw[i] >> g) & 0x01010101u;
         q[i] = omq_sub_bytes(low | high << 2, 4);
     }
-    *cf = (omq_group_coef){omq_fp16_to_fp32(w->d), 0.0f,
+    *cf = (omq_group_coef){omq_fp16_scale(w->d), 0.0f,
                            {omq_q3_K_scale(w->scales, 2 * g), omq_q3_K_scale(w->scales, 2 * g + 1)},
                            {0, 0}};
 }

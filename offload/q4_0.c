@@ -54,16 +54,16 @@ static inline void q4_0_group_words(const omq_block_q4_0 *w, int g, OMQ_NOESCAPE
     (void)g;
     omq_nibbles_words(w->qs, 0, q);
     for (int i = 0; i < 8; ++i) q[i] = omq_sub_bytes(q[i], 8);
-    *cf = omq_coef_sym(omq_fp16_to_fp32(w->d));
+    *cf = omq_coef_sym(omq_fp16_scale(w->d));
 }
 
-/* device form (matmul.h): the quants unpacked a word at a time */
+/* device form (matmul.h): the quants unpacked a word at a time, unsigned, the offset taken
+ * off the integer sum (omq_vdot_off32_words) */
 OMQ_DEVICE_FORM void q4_0_vec_dot_q8_1_words(const omq_block_q4_0 *w, const omq_block_q8_1 *x,
                                            int64_t xs, int nc, float *acc) {
     uint32_t q[8];
-    omq_group_coef cf;
-    q4_0_group_words(w, 0, q, &cf);
-    omq_vdot_sym32_words(q, cf.d, x, xs, nc, acc);
+    omq_nibbles_words(w->qs, 0, q);
+    omq_vdot_off32_words(q, 8, omq_fp16_scale(w->d), x, xs, nc, acc);
 }
 
 /* value (q - 8) * d: the offset goes into the int8 quants, so one integer dot per group */
@@ -75,7 +75,7 @@ static inline void q4_0_vec_dot_q8_1(const omq_block_q4_0 *w, const omq_block_q8
         q[j] = (int8_t)((w->qs[j] & 0x0F) - 8);
         q[j + 16] = (int8_t)((w->qs[j] >> 4) - 8);
     }
-    omq_vdot_sym32(q, omq_fp16_to_fp32(w->d), x, xs, nc, acc);
+    omq_vdot_sym32(q, omq_fp16_scale(w->d), x, xs, nc, acc);
 }
 #pragma omp end declare target
 

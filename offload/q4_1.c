@@ -54,7 +54,7 @@ static inline void q4_1_group_words(const omq_block_q4_1 *w, int g, OMQ_NOESCAPE
                                     OMQ_NOESCAPE omq_group_coef *cf) {
     (void)g;
     omq_nibbles_words(w->qs, 1, q);
-    *cf = omq_coef_min(omq_fp16_to_fp32(w->d), omq_fp16_to_fp32(w->m));
+    *cf = omq_coef_min(omq_fp16_scale(w->d), omq_fp16_scale(w->m));
 }
 
 /* device form (matmul.h): the quants unpacked a word at a time */
@@ -75,7 +75,7 @@ static inline void q4_1_vec_dot_q8_1(const omq_block_q4_1 *w, const omq_block_q8
         q[j] = (int8_t)(w->qs[j] & 0x0F);
         q[j + 16] = (int8_t)(w->qs[j] >> 4);
     }
-    omq_vdot_min32(q, omq_fp16_to_fp32(w->d), omq_fp16_to_fp32(w->m), x, xs, nc, acc);
+    omq_vdot_min32(q, omq_fp16_scale(w->d), omq_fp16_scale(w->m), x, xs, nc, acc);
 }
 #pragma omp end declare target
 

@@ -55,7 +55,7 @@ static inline void q4_K_vec_dot_q8_1(const omq_block_q4_K *w, const omq_block_q8
             q[64 * p + 32 + l] = (int8_t)(w->qs[32 * p + l] >> 4);
         }
     omq_scales_mins_k4(w->scales, sc, mn);
-    omq_vdot_k32_min(q, sc, mn, omq_fp16_to_fp32(w->d), omq_fp16_to_fp32(w->dmin), x, xs, nc, acc);
+    omq_vdot_k32_min(q, sc, mn, omq_fp16_scale(w->d), omq_fp16_scale(w->dmin), x, xs, nc, acc);
 }
 
 /* group g (values 32g..32g+31: quants in qs[32 (g / 2) ..], low nibbles for even g) as
@@ -67,7 +67,7 @@ static inline void q4_K_group_words(const omq_block_q4_K *w, int g, OMQ_NOESCAPE
     const uint8_t *qs = w->qs + 32 * (g / 2);
     const int shift = 4 * (g & 1);
     for (int i = 0; i < 8; ++i) q[i] = (omq_ld32_a4(qs + 4 * i) >> shift) & 0x0F0F0F0Fu;
-    *cf = (omq_group_coef){omq_fp16_to_fp32(w->d), omq_fp16_to_fp32(w->dmin), {sc, sc}, {mn, mn}};
+    *cf = (omq_group_coef){omq_fp16_scale(w->d), omq_fp16_scale(w->dmin), {sc, sc}, {mn, mn}};
 }
 
 #pragma omp end declare target

@@ -65,16 +65,16 @@ static inline void q5_0_group_words(const omq_block_q5_0 *w, int g, OMQ_NOESCAPE
     (void)g;
     omq_q5_words(w->qs, w->qh, 0, q);
     for (int i = 0; i < 8; ++i) q[i] = omq_sub_bytes(q[i], 16);
-    *cf = omq_coef_sym(omq_fp16_to_fp32(w->d));
+    *cf = omq_coef_sym(omq_fp16_scale(w->d));
 }
 
-/* device form (matmul.h): the quants unpacked a word at a time */
+/* device form (matmul.h): the quants unpacked a word at a time, unsigned, the offset taken
+ * off the integer sum (omq_vdot_off32_words) */
 OMQ_DEVICE_FORM void q5_0_vec_dot_q8_1_words(const omq_block_q5_0 *w, const omq_block_q8_1 *x,
                                            int64_t xs, int nc, float *acc) {
     uint32_t q[8];
-    omq_group_coef cf;
-    q5_0_group_words(w, 0, q, &cf);
-    omq_vdot_sym32_words(q, cf.d, x, xs, nc, acc);
+    omq_q5_words(w->qs, w->qh, 0, q);
+    omq_vdot_off32_words(q, 16, omq_fp16_scale(w->d), x, xs, nc, acc);
 }
 
 /* value (q - 16) * d, q with its fifth bit from qh; offset applied in the int8 quants */
@@ -88,7 +88,7 @@ static inline void q5_0_vec_dot_q8_1(const omq_block_q5_0 *w, const omq_block_q8
         q[j] = (int8_t)(((w->qs[j] & 0x0F) | (((qh >> j) << 4) & 0x10)) - 16);
         q[j + 16] = (int8_t)(((w->qs[j] >> 4) | ((qh >> (j + 12)) & 0x10)) - 16);
     }
-    omq_vdot_sym32(q, omq_fp16_to_fp32(w->d), x, xs, nc, acc);
+    omq_vdot_sym32(q, omq_fp16_scale(w->d), x, xs, nc, acc);
 }
 #pragma omp end declare target
 

@@ -62,7 +62,7 @@ static inline void q5_1_group_words(const omq_block_q5_1 *w, int g, OMQ_NOESCAPE
                                     OMQ_NOESCAPE omq_group_coef *cf) {
     (void)g;
     omq_q5_words(w->qs, w->qh, 1, q);
-    *cf = omq_coef_min(omq_fp16_to_fp32(w->d), omq_fp16_to_fp32(w->m));
+    *cf = omq_coef_min(omq_fp16_scale(w->d), omq_fp16_scale(w->m));
 }
 
 /* device form (matmul.h): the quants unpacked a word at a time */
@@ -85,7 +85,7 @@ static inline void q5_1_vec_dot_q8_1(const omq_block_q5_1 *w, const omq_block_q8
         q[j] = (int8_t)((w->qs[j] & 0x0F) | (((qh >> j) << 4) & 0x10));
         q[j + 16] = (int8_t)((w->qs[j] >> 4) | ((qh >> (j + 12)) & 0x10));
     }
-    omq_vdot_min32(q, omq_fp16_to_fp32(w->d), omq_fp16_to_fp32(w->m), x, xs, nc, acc);
+    omq_vdot_min32(q, omq_fp16_scale(w->d), omq_fp16_scale(w->m), x, xs, nc, acc);
 }
 #pragma omp end declare target
 

@@ -46,7 +46,7 @@ OMQ_DEVICE_FORM void q5_K_dequantize_group_words(const omq_block_q5_K *x, int g,
     const int v = 8 * g, p = v >> 6, hi = (v >> 5) & 1, l = v & 31;
     uint8_t sc, m;
     omq_get_scale_min_k4(2 * p + hi, x->scales, &sc, &m);
-    const float d1 = omq_fp16_to_fp32(x->d) * sc, m1 = omq_fp16_to_fp32(x->dmin) * m;
+    const float d1 = omq_fp16_scale(x->d) * sc, m1 = omq_fp16_scale(x->dmin) * m;
     uint32_t ql[2], qh[2];
     omq_ld_run(x->qs + 32 * p + l, 1, 2, ql);
     omq_ld_run(x->qh + l, 1, 2, qh);
@@ -100,7 +100,7 @@ static inline void q5_K_vec_dot_q8_1(const omq_block_q5_K *w, const omq_block_q8
             q[64 * p + 32 + l] = (int8_t)((w->qs[32 * p + l] >> 4) | (((w->qh[l] >> (2 * p + 1)) & 1) << 4));
         }
     omq_scales_mins_k4(w->scales, sc, mn);
-    omq_vdot_k32_min(q, sc, mn, omq_fp16_to_fp32(w->d), omq_fp16_to_fp32(w->dmin), x, xs, nc, acc);
+    omq_vdot_k32_min(q, sc, mn, omq_fp16_scale(w->d), omq_fp16_scale(w->dmin), x, xs, nc, acc);
 }
 
 /* group g (Q4_K's nibbles, fifth bits in bit g of qh[l]) as matmul.h's group words */
@@ -113,7 +113,7 @@ static inline void q5_K_group_words(const omq_block_q5_K *w, int g, OMQ_NOESCAPE
     for (int i = 0; i < 8; ++i)
         q[i] = ((omq_ld32_a4(qs + 4 * i) >> shift) & 0x0F0F0F0Fu) |
                ((omq_ld32_a4(w->qh + 4 * i) >> g) & 0x01010101u) << 4;
-    *cf = (omq_group_coef){omq_fp16_to_fp32(w->d), omq_fp16_to_fp32(w->dmin), {sc, sc}, {mn, mn}};
+    *cf = (omq_group_coef){omq_fp16_scale(w->d), omq_fp16_scale(w->dmin), {sc, sc}, {mn, mn}};
 }
 
 #pragma omp end declare target

@@ -55,7 +55,7 @@ static inline void q6_K_quantize_block(OMQ_NOESCAPE const float *x, OMQ_NOESCAPE
  * bytes (2-aligned block: omq_ld_run joins aligned words), merged a word at a time */
 OMQ_DEVICE_FORM void q6_K_dequantize_group_words(const omq_block_q6_K *x, int g, float *y) {
     const int v = 8 * g, n = v >> 7, k = (v >> 5) & 3, l = v & 31;
-    const float d = omq_fp16_to_fp32(x->d);
+    const float d = omq_fp16_scale(x->d);
     const int8_t sc = x->scales[8 * n + l / 16 + 2 * k];
     uint32_t a[2], h[2];
     omq_ld_run(x->ql + 64 * n + l + 32 * (k & 1), 0, 2, a);
@@ -123,7 +123,7 @@ static inline void q6_K_vec_dot_q8_1(const omq_block_q6_K *w, const omq_block_q8
         }
     }
     for (int g = 0; g < 16; ++g) sc[g] = w->scales[g];
-    omq_vdot_k16(q, sc, omq_fp16_to_fp32(w->d), x, xs, nc, acc);
+    omq_vdot_k16(q, sc, omq_fp16_scale(w->d), x, xs, nc, acc);
 }
 
 /* group g (values 32g..32g+31: half h = g / 4, quarter k = g % 4 of it, whose low 4 bits are
@@ -142,7 +142,7 @@ static inline void q6_K_group_words(const omq_block_q6_K *w, int g, OMQ_NOESCAPE
         const uint32_t hi = (hw[i] >> hshift) & 0x03030303u;
         q[i] = omq_sub_bytes(lo | (hi << 4), 32);
     }
-    *cf = (omq_group_coef){omq_fp16_to_fp32(w->d), 0.0f, {w->scales[2 * g], w->scales[2 * g + 1]}, {0, 0}};
+    *cf = (omq_group_coef){omq_fp16_scale(w->d), 0.0f, {w->scales[2 * g], w->scales[2 * g + 1]}, {0, 0}};
 }
 
 #pragma omp end declare target

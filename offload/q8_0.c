@@ -27,7 +27,7 @@ static inline void q8_0_group_words(const omq_block_q8_0 *w, int g, OMQ_NOESCAPE
                                     OMQ_NOESCAPE omq_group_coef *cf) {
     (void)g;
     omq_ld_run_a2((const uint8_t *)w->qs, 8, q);
-    *cf = omq_coef_sym(omq_fp16_to_fp32(w->d));
+    *cf = omq_coef_sym(omq_fp16_scale(w->d));
 }
 
 /* device form (matmul.h): the quants loaded a word at a time */
@@ -43,7 +43,7 @@ OMQ_DEVICE_FORM void q8_0_vec_dot_q8_1_words(const omq_block_q8_0 *w, const omq_
 #pragma omp declare variant(q8_0_vec_dot_q8_1_words) match(device = {kind(gpu)})
 static inline void q8_0_vec_dot_q8_1(const omq_block_q8_0 *w, const omq_block_q8_1 *x, int64_t xs,
                                      int nc, float *acc) {
-    omq_vdot_sym32(w->qs, omq_fp16_to_fp32(w->d), x, xs, nc, acc);
+    omq_vdot_sym32(w->qs, omq_fp16_scale(w->d), x, xs, nc, acc);
 }
 #pragma omp end declare target
 

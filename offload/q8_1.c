@@ -20,13 +20,13 @@ static inline void q8_1_group_words(const omq_block_q8_1 *w, int g, OMQ_NOESCAPE
                                     OMQ_NOESCAPE omq_group_coef *cf) {
     (void)g;
     for (int i = 0; i < 8; ++i) q[i] = omq_ld32_a4(w->qs + 4 * i);
-    *cf = omq_coef_sym(omq_fp16_to_fp32(w->d));
+    *cf = omq_coef_sym(omq_fp16_scale(w->d));
 }
 
 /* as weights: value q * d, as omq's dequantizer has it (s is not part of the value) */
 static inline void q8_1_vec_dot_q8_1(const omq_block_q8_1 *w, const omq_block_q8_1 *x, int64_t xs,
                                      int nc, float *acc) {
-    omq_vdot_sym32(w->qs, omq_fp16_to_fp32(w->d), x, xs, nc, acc);
+    omq_vdot_sym32(w->qs, omq_fp16_scale(w->d), x, xs, nc, acc);
 }
 #pragma omp end declare target
 
@@ -58,7 +58,7 @@ void omq_quantize_q8_1_act(const omq_exec *ex, const void *src, int f16, void *d
             OMQ_MM_THREAD;
             for (int64_t t = omp_get_team_num(); t < ntiles; t += omp_get_num_teams()) {
                 const int64_t b0 = t * tile;
-                omq_q8a_blocks(src, f16, b0, OMQ_MM_MIN(nb - b0, tile), (uint32_t *)y, fault, th_, nth_,
+                omq_q8a_blocks(src, f16, b0, OMQ_MM_MIN(nb - b0, tile), (uint32_t *)y, 0, fault, th_, nth_,
                                OMQ_Q8A_LANES);
             }
         }
