@@ -148,10 +148,10 @@ static int bench_one(bench *b, omq_type t, int64_t rows, int64_t k, int64_t n, c
                       (double)(wbytes + xbytes + ybytes), 2.0 * (double)rows * (double)k * (double)n, chk);
             if (rdst && sec > 0) {
                 read_arg ra = {b->ctx, rdst, a.w, wbytes & ~(size_t)15};
+                /* a failed probe (e.g. a libomq without OMQ_PROBE_READ) shows as a FAILED row */
                 const double rs = bench_time(b, run_read, &ra, rot);
-                if (rs > 0)
-                    bench_row(b, "read", omq_type_name(t), rows, k, n, bench_mode_names[mode], "read", rs,
-                              (double)ra.bytes, 0, "-");
+                bench_row(b, "read", omq_type_name(t), rows, k, n, bench_mode_names[mode], "read", rs,
+                          (double)ra.bytes, 0, rs > 0 ? "-" : "FAILED");
             }
         }
         for (int i = 0; i < rot && a.w && a.x && a.y; ++i) {
