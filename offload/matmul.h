@@ -343,8 +343,8 @@ static inline void omq_vdot_sym32_words(const uint32_t *q, float d, const omq_bl
 }
 
 /* 32 quants q - off as 8 words of unsigned bytes q (0 <= q <= 255) times nc columns of Q8_1
- * blocks: omq_vdot_sym32_words's integer sum, taken as dot(q, x) - off * sum(x) (the offset
- * leaves the two operations a word the unpacking spent on it) */
+ * blocks: omq_vdot_sym32_words's integer sum, taken as dot(q, x) - off * sum(x), so the
+ * unpacking need not subtract the offset byte-wise (two operations a word) */
 static inline void omq_vdot_off32_words(const uint32_t *q, int off, float d, const omq_block_q8_1 *x,
                                         int64_t xs, int nc, float *acc) {
     for (int c = 0; c < nc; ++c) {
