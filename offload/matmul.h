@@ -865,6 +865,11 @@ static inline __attribute__((always_inline)) void omq_q8a_blocks(const void *src
 #define OMQ_MMVQ_ACC_GROUP(T, BS, r, u, c0, nc, acc)                                            \
     T##_vec_dot_q8_1_group(W + (r) * nb + (u) / ((BS) / OMQ_QK), (int)((u) % ((BS) / OMQ_QK)), \
                            X + (c0) * xs_ + (u), xs_, (nc), (acc))
+/* a pair of neighbouring groups (T_vec_dot_q8_1_pair: for formats whose two groups share
+ * their bytes, read once for both) */
+#define OMQ_MMVQ_ACC_PAIR(T, BS, r, u, c0, nc, acc)                                             \
+    T##_vec_dot_q8_1_pair(W + (r) * nb + (u) / ((BS) / 64), (int)((u) % ((BS) / 64)),         \
+                          X + (c0) * xs_ + 2 * (u), xs_, (nc), (acc))
 
 #define OMQ_DEFINE_MMVQ(T, BLOCK, BS, UPB, ACC)                                                 \
     void omq_mmvq_##T(const omq_exec *ex, const void *w, int64_t rows, int64_t K,              \
@@ -1532,5 +1537,8 @@ OMQ_UNROLL
     }                                                                                           \
     _Pragma("omp end declare target")                                                           \
     OMQ_DEFINE_MATMUL_(T, BLOCK, BS, FORM, (BS) / OMQ_QK, OMQ_MMVQ_ACC_GROUP)
+/* _PAIRS: row-kernel units of two groups, T_vec_dot_q8_1_pair(w, p, x, xs, nc, acc) adding
+ * groups 2p and 2p + 1 */
+#define OMQ_DEFINE_MATMUL_PAIRS(T, BLOCK, BS, FORM) OMQ_DEFINE_MATMUL_(T, BLOCK, BS, FORM, (BS) / 64, OMQ_MMVQ_ACC_PAIR)
 
 #endif /* OMQ_MATMUL_H */

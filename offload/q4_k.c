@@ -70,7 +70,25 @@ static inline void q4_K_group_words(const omq_block_q4_K *w, int g, OMQ_NOESCAPE
     *cf = (omq_group_coef){omq_fp16_scale(w->d), omq_fp16_scale(w->dmin), {sc, sc}, {mn, mn}};
 }
 
+/* groups 2p and 2p + 1 (the low and the high nibbles of qs[32p ..]) times the two Q8_1
+ * blocks they meet: the row kernels' unit, the 32 bytes read once for both */
+static inline void q4_K_vec_dot_q8_1_pair(const omq_block_q4_K *w, int p, const omq_block_q8_1 *x, int64_t xs,
+                                          int nc, float *acc) {
+    uint32_t v[8], lo[8], hi[8];
+    omq_ld_run(w->qs + 32 * p, 1, 8, v);
+    for (int i = 0; i < 8; ++i) {
+        lo[i] = v[i] & 0x0F0F0F0Fu;
+        hi[i] = (v[i] >> 4) & 0x0F0F0F0Fu;
+    }
+    uint8_t sc0, mn0, sc1, mn1;
+    omq_get_scale_min_k4(2 * p, w->scales, &sc0, &mn0);
+    omq_get_scale_min_k4(2 * p + 1, w->scales, &sc1, &mn1);
+    const float d = omq_fp16_scale(w->d), dmin = omq_fp16_scale(w->dmin);
+    omq_vdot_k32_min_group(lo, sc0, mn0, d, dmin, x, xs, nc, acc);
+    omq_vdot_k32_min_group(hi, sc1, mn1, d, dmin, x + 1, xs, nc, acc);
+}
+
 #pragma omp end declare target
 
 OMQ_DEFINE_CODEC(q4_K, omq_block_q4_K, OMQ_QK_K)
-OMQ_DEFINE_MATMUL_GROUPS(q4_K, omq_block_q4_K, OMQ_QK_K, OMQ_GF_MIN)
+OMQ_DEFINE_MATMUL_PAIRS(q4_K, omq_block_q4_K, OMQ_QK_K, OMQ_GF_MIN)

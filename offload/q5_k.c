@@ -116,7 +116,25 @@ static inline void q5_K_group_words(const omq_block_q5_K *w, int g, OMQ_NOESCAPE
     *cf = (omq_group_coef){omq_fp16_scale(w->d), omq_fp16_scale(w->dmin), {sc, sc}, {mn, mn}};
 }
 
+/* groups 2p and 2p + 1 (low and high nibbles of qs[32p ..], fifth bits 2p and 2p + 1 of qh)
+ * times the two Q8_1 blocks they meet: the row kernels' unit, the bytes read once for both */
+static inline void q5_K_vec_dot_q8_1_pair(const omq_block_q5_K *w, int p, const omq_block_q8_1 *x, int64_t xs,
+                                          int nc, float *acc) {
+    uint32_t lo[8], hi[8];
+    for (int i = 0; i < 8; ++i) {
+        const uint32_t v = omq_ld32_a4(w->qs + 32 * p + 4 * i), h = omq_ld32_a4(w->qh + 4 * i) >> (2 * p);
+        lo[i] = (v & 0x0F0F0F0Fu) | (h & 0x01010101u) << 4;
+        hi[i] = ((v >> 4) & 0x0F0F0F0Fu) | ((h >> 1) & 0x01010101u) << 4;
+    }
+    uint8_t sc0, mn0, sc1, mn1;
+    omq_get_scale_min_k4(2 * p, w->scales, &sc0, &mn0);
+    omq_get_scale_min_k4(2 * p + 1, w->scales, &sc1, &mn1);
+    const float d = omq_fp16_scale(w->d), dmin = omq_fp16_scale(w->dmin);
+    omq_vdot_k32_min_group(lo, sc0, mn0, d, dmin, x, xs, nc, acc);
+    omq_vdot_k32_min_group(hi, sc1, mn1, d, dmin, x + 1, xs, nc, acc);
+}
+
 #pragma omp end declare target
 
 OMQ_DEFINE_CODEC(q5_K, omq_block_q5_K, OMQ_QK_K)
-OMQ_DEFINE_MATMUL_GROUPS(q5_K, omq_block_q5_K, OMQ_QK_K, OMQ_GF_MIN)
+OMQ_DEFINE_MATMUL_PAIRS(q5_K, omq_block_q5_K, OMQ_QK_K, OMQ_GF_MIN)
