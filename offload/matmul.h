@@ -859,7 +859,7 @@ static inline __attribute__((always_inline)) void omq_q8a_blocks(const void *src
  * A unit is a weight block (ACC_BLOCK), or a 32-value group of one for types made with
  * OMQ_DEFINE_MATMUL_GROUPS: T_vec_dot_q8_1_group(w, g, x, xs, nc, acc) (ACC_GROUP: the
  * group's dot product with the one Q8_1 block it meets; more lanes share a long block, each
- * reading a slice of it). */
+ * reading a slice of it), or two groups for types made with OMQ_DEFINE_MATMUL_PAIRS. */
 #define OMQ_MMVQ_ACC_BLOCK(T, BS, r, u, c0, nc, acc)                                            \
     T##_vec_dot_q8_1(W + (r) * nb + (u), X + (c0) * xs_ + (u) * ((BS) / OMQ_QK), xs_, (nc), (acc))
 #define OMQ_MMVQ_ACC_GROUP(T, BS, r, u, c0, nc, acc)                                            \
