@@ -31,6 +31,7 @@
 #endif
 
 #include "codec.h"
+#include "kscales.h"
 
 /* Row kernels (dmmv, mmvq): lanes per team, and columns of X per pass (each lane keeps one
  * partial sum per column, so a pass reads a W row once for this many columns). */
@@ -284,6 +285,20 @@ static inline void omq_vdot_k32_min_group(const uint32_t *q, int sc, int mn, flo
         const float d8 = omq_fp16_scale(xc->d);
         acc[c] += d * (d8 * (float)(sc * s)) - dmin * (d8 * (float)(mn * t));
     }
+}
+
+/* Groups 2p and 2p + 1 of a Q4_K/Q5_K block (their quants as words lo and hi; the block's
+ * packed scales and minimums and its fp16 d and dmin) times the two Q8_1 blocks they meet:
+ * the two codecs' pair unit after their own unpacking */
+static inline void omq_vdot_k32_min_pair(const uint32_t *lo, const uint32_t *hi, const uint8_t *scales, uint16_t d16,
+                                         uint16_t dmin16, int p, const omq_block_q8_1 *x, int64_t xs, int nc,
+                                         float *acc) {
+    uint8_t sc0, mn0, sc1, mn1;
+    omq_get_scale_min_k4(2 * p, scales, &sc0, &mn0);
+    omq_get_scale_min_k4(2 * p + 1, scales, &sc1, &mn1);
+    const float d = omq_fp16_scale(d16), dmin = omq_fp16_scale(dmin16);
+    omq_vdot_k32_min_group(lo, sc0, mn0, d, dmin, x, xs, nc, acc);
+    omq_vdot_k32_min_group(hi, sc1, mn1, d, dmin, x + 1, xs, nc, acc);
 }
 
 /* bytes v_i - k as int8 (for 0 <= v_i <= 127 + k; k <= 128): no carry crosses a byte */

@@ -126,12 +126,7 @@ static inline void q5_K_vec_dot_q8_1_pair(const omq_block_q5_K *w, int p, const 
         lo[i] = (v & 0x0F0F0F0Fu) | (h & 0x01010101u) << 4;
         hi[i] = ((v >> 4) & 0x0F0F0F0Fu) | ((h >> 1) & 0x01010101u) << 4;
     }
-    uint8_t sc0, mn0, sc1, mn1;
-    omq_get_scale_min_k4(2 * p, w->scales, &sc0, &mn0);
-    omq_get_scale_min_k4(2 * p + 1, w->scales, &sc1, &mn1);
-    const float d = omq_fp16_scale(w->d), dmin = omq_fp16_scale(w->dmin);
-    omq_vdot_k32_min_group(lo, sc0, mn0, d, dmin, x, xs, nc, acc);
-    omq_vdot_k32_min_group(hi, sc1, mn1, d, dmin, x + 1, xs, nc, acc);
+    omq_vdot_k32_min_pair(lo, hi, w->scales, w->d, w->dmin, p, x, xs, nc, acc);
 }
 
 #pragma omp end declare target
