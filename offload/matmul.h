@@ -185,6 +185,25 @@ static inline int omq_dp4a_us_amdgcn(uint32_t a, uint32_t b, int c) {
 #endif
 }
 
+static inline uint32_t omq_pack_lo8_nvptx(uint32_t a, uint32_t b, uint32_t c, uint32_t d) {
+#if defined(__NVPTX__)
+    uint32_t ab, cd, r;
+    __asm__("prmt.b32 %0, %1, %2, 0x0040;" : "=r"(ab) : "r"(a), "r"(b));
+    __asm__("prmt.b32 %0, %1, %2, 0x0040;" : "=r"(cd) : "r"(c), "r"(d));
+    __asm__("prmt.b32 %0, %1, %2, 0x5410;" : "=r"(r) : "r"(ab), "r"(cd));
+    return r;
+#else
+    (void)b, (void)c, (void)d;
+    return a; /* never selected off NVIDIA devices */
+#endif
+}
+
+/* the low bytes of a, b, c and d as one word, a's in byte 0 (three byte permutes on NVIDIA) */
+#pragma omp declare variant(omq_pack_lo8_nvptx) match(device = {arch(nvptx64)})
+static inline uint32_t omq_pack_lo8(uint32_t a, uint32_t b, uint32_t c, uint32_t d) {
+    return (a & 0xffu) | (b & 0xffu) << 8 | (c & 0xffu) << 16 | d << 24;
+}
+
 /* c + the dot product of a's four unsigned bytes and b's four signed bytes */
 #pragma omp declare variant(omq_dp4a_us_nvptx) match(device = {arch(nvptx64)})
 #pragma omp declare variant(omq_dp4a_us_amdgcn) match(device = {arch(amdgcn), isa("dot8-insts")})
@@ -642,32 +661,42 @@ static inline __attribute__((always_inline)) void omq_q8a_load4(const void *src,
 
 /* Blocks b0 .. b0+nb-1 of src into y32 (OMQ_Q8_1_WORDS words a block) by a team of `lanes`
  * lanes, thread th a lane (GPU form: omq_mm_shuffle_ok). A block takes OMQ_Q8A_SPAN
- * neighbouring lanes, each 4 neighbouring values (one load where src is aligned), so a warp's
- * loads are contiguous (a lane per block reads with a 128-byte stride, 32 cache lines a load:
- * on the H200 that was most of a GEMV at K = 14336). A pass of the team covers
- * lanes / OMQ_Q8A_SPAN blocks, and the loads of OMQ_Q8A_PASSES passes are issued before any
- * is used: every team of a GEMV reads the same X at once, and a pass cost ~1.5 us of waiting
- * on an H200 (K = 14336 is 3.5 passes of a 1024-lane team). The block's amax (+inf if any
- * value is not finite) reaches all its lanes by an xor butterfly of shuffles and its quant
- * sum its first lane by shuffles down, so the staging has no team barrier (with the GEMV's
- * row ranges, 0.5-2.9 us off a queued GEMV, H100, docs/perf.md). Every lane must call.
+ * neighbouring lanes, each OMQ_Q8A_VPL neighbouring values (16-byte loads where src is
+ * aligned), so a warp's loads are contiguous (a lane per block reads with a 128-byte stride,
+ * 32 cache lines a load: on the H200 that was most of a GEMV at K = 14336). A pass of the
+ * team covers lanes / OMQ_Q8A_SPAN blocks, and the loads of OMQ_Q8A_PASSES passes are issued
+ * before any is used: every team of a GEMV reads the same X at once, and a pass cost ~1.5 us
+ * of waiting on an H200. The block's amax (+inf if any value is not finite) reaches all its
+ * lanes by an xor butterfly of shuffles and its quant sum its first lane by shuffles down, so
+ * the staging has no team barrier (with the GEMV's row ranges, 0.5-2.9 us off a queued GEMV,
+ * H100, docs/perf.md). Every team of a GEMV stages all of X, and the staging is bound by
+ * issuing its instructions, so they are few: a lane takes 8 values (4 lanes a block), so a
+ * block's scale, shuffles and stores serve 8 values, not 4, and K = 14336 (448 blocks) is 2
+ * passes of a 1024-lane team, not 4; amax by fmaxf and finiteness by one fma a value
+ * (v * 0 + nf stays 0 unless v is Inf or NaN); quants packed by byte permutes and summed by
+ * dp4a. 152 -> 141 instructions a pass with the packing and omq_roundf's one-lop3 sign
+ * merge; the GEMV at 4096x14336 1.7-2.1 us faster queued than with 4 values a lane, and 16
+ * a lane (2 lanes a block) was no faster (H200, docs/perf.md). Every lane must call.
  * The bytes are omq_q8a_block's: a maximum and an integer sum do not depend on the order,
  * and each quant is the same product and rounding. Inlined by force: with the staged passes
  * LLVM left it a called function, which ptxas gave 152-byte stack frames. */
-#define OMQ_Q8A_SPAN 8
-#define OMQ_Q8A_PASSES 4
+#define OMQ_Q8A_SPAN 4
+#define OMQ_Q8A_PASSES 2
+#define OMQ_Q8A_VPL (OMQ_QK / OMQ_Q8A_SPAN) /* values a lane */
 static inline __attribute__((always_inline)) void omq_q8a_blocks_team(const void *src, int f16, int64_t b0,
                                                                        int64_t nb, uint32_t *y32, int xsum,
                                                                        int *fault, int th, int lanes) {
     const int p = th & (OMQ_Q8A_SPAN - 1), slot = th / OMQ_Q8A_SPAN, per = lanes / OMQ_Q8A_SPAN;
     const int vec = ((uintptr_t)src & (f16 ? 7u : 15u)) == 0;
     for (int64_t i00 = 0; i00 < nb; i00 += (int64_t)per * OMQ_Q8A_PASSES) {
-        float vs[OMQ_Q8A_PASSES][4];
+        float vs[OMQ_Q8A_PASSES][OMQ_Q8A_VPL];
         OMQ_UNROLL
         for (int k = 0; k < OMQ_Q8A_PASSES; ++k) {
             const int64_t i = i00 + (int64_t)k * per + slot;
-            for (int j = 0; j < 4; ++j) vs[k][j] = 0.0f;
-            if (i < nb) omq_q8a_load4(src, f16, vec, (b0 + i) * OMQ_QK + 4 * p, vs[k]);
+            for (int j = 0; j < OMQ_Q8A_VPL; ++j) vs[k][j] = 0.0f;
+            if (i < nb)
+                OMQ_UNROLL for (int h = 0; h < OMQ_Q8A_VPL / 4; ++h)
+                    omq_q8a_load4(src, f16, vec, (b0 + i) * OMQ_QK + OMQ_Q8A_VPL * p + 4 * h, vs[k] + 4 * h);
         }
         OMQ_UNROLL
         for (int k = 0; k < OMQ_Q8A_PASSES; ++k) {
@@ -675,26 +704,29 @@ static inline __attribute__((always_inline)) void omq_q8a_blocks_team(const void
             if (i0 >= nb) break; /* the same for every lane: the shuffles below stay matched */
             const int64_t i = i0 + slot, b = b0 + i;
             const float *v = vs[k];
-            float a = 0.0f;
-            for (int j = 0; j < 4; ++j) {
-                const float m = omq_is_finite(v[j]) ? omq_fabsf(v[j]) : __builtin_inff();
-                a = a > m ? a : m;
+            /* the largest magnitude, and a sum that is NaN where a value is not finite */
+            float a = 0.0f, nf = 0.0f;
+            for (int j = 0; j < OMQ_Q8A_VPL; ++j) {
+                a = __builtin_fmaxf(a, omq_fabsf(v[j]));
+                nf = __builtin_fmaf(v[j], 0.0f, nf);
             }
-            const float amax = omq_mm_group_max(a, OMQ_Q8A_SPAN);
+            const float amax = omq_mm_group_max(nf == 0.0f ? a : __builtin_inff(), OMQ_Q8A_SPAN);
             const int ok = amax != __builtin_inff();
             float id;
             const float d = omq_q8_scale(ok ? amax : 0.0f, &id);
-            uint32_t w = 0;
+            uint32_t w[OMQ_Q8A_VPL / 4];
             int sum = 0;
-            for (int j = 0; j < 4; ++j) {
-                const int8_t q = ok ? (int8_t)omq_roundf(v[j] * id) : 0; /* NaN * 0 is no quant */
-                sum += q;
-                w |= (uint32_t)(uint8_t)q << 8 * j;
+            OMQ_UNROLL for (int h = 0; h < OMQ_Q8A_VPL / 4; ++h) {
+                int q[4];
+                for (int j = 0; j < 4; ++j) q[j] = (int)omq_roundf(v[4 * h + j] * id);
+                w[h] = ok ? omq_pack_lo8((uint32_t)q[0], (uint32_t)q[1], (uint32_t)q[2], (uint32_t)q[3])
+                          : 0; /* NaN * 0 is no quant */
+                sum = omq_dp4a(0x01010101u, w[h], sum);
             }
             const float total = omq_mm_row_sum((float)sum, OMQ_Q8A_SPAN); /* |total| <= 4064: exact */
             if (i < nb) {
                 uint32_t *yb = y32 + b * OMQ_Q8_1_WORDS;
-                yb[1 + p] = w;
+                OMQ_UNROLL for (int h = 0; h < OMQ_Q8A_VPL / 4; ++h) yb[1 + OMQ_Q8A_VPL / 4 * p + h] = w[h];
                 if (p == 0) {
                     const int t = (int)total;
                     const uint32_t s = xsum ? (uint16_t)(int16_t)t : omq_fp32_to_fp16((float)t * d);

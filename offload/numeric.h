@@ -189,8 +189,26 @@ static inline int omq_is_finite(float v) {
 
 static inline float omq_fabsf(float v) { return __builtin_fabsf(v); }
 static inline float omq_sqrtf(float v) { return __builtin_sqrtf(v); }
-/* C's roundf: halves away from zero (ggml's q8_0 and q8_1 use it). */
-static inline float omq_roundf(float v) { return __builtin_roundf(v); }
+static inline float omq_roundf_nvptx(float v) {
+#if defined(__NVPTX__)
+    uint32_t h; /* the sign merge as one lop3 (ptxas makes two of an and-or with two immediates) */
+    __asm__("lop3.b32 %0, %1, %2, %3, 0xea;" : "=r"(h) : "r"(omq_f32_bits(v)), "r"(0x80000000u), "r"(0x3effffffu));
+    return __builtin_truncf(v + omq_bits_f32(h));
+#else
+    return v; /* never selected off NVIDIA devices */
+#endif
+}
+
+/* C's roundf: halves away from zero (ggml's q8_0 and q8_1 use it), as the truncation of
+ * v + copysign(0.5 - 2^-25, v), which is exact for every float in round-to-nearest (checked
+ * over all 2^32 patterns): below a half the sum stays under the next integer, from a half on
+ * it reaches it, and where floats are integers or halves the offset rounds away. On NVIDIA
+ * that is three instructions (sign merge, add, the cast's truncation) where roundf's inline
+ * form took eleven, a quarter of X's staging in a GEMV. */
+#pragma omp declare variant(omq_roundf_nvptx) match(device = {arch(nvptx64)})
+static inline float omq_roundf(float v) {
+    return __builtin_truncf(v + omq_bits_f32((omq_f32_bits(v) & 0x80000000u) | 0x3effffffu));
+}
 
 /* ggml's symmetric 8-bit blocks (Q8_0, Q8_1): the largest magnitude of n values, and from
  * it the scale d = amax / 127 (returned) and its inverse (0 for an all-zero block). */

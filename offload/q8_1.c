@@ -34,7 +34,7 @@ OMQ_DEFINE_CODEC32(q8_1, omq_block_q8_1)
 OMQ_DEFINE_MATMUL(q8_1, omq_block_q8_1, OMQ_QK, OMQ_GF_SYM)
 
 /* Activations of the matrix products (float32, or binary16 where f16): on GPUs
- * omq_q8a_blocks_team (matmul.h: 8 lanes a block, loads contiguous), else a lane per block. */
+ * omq_q8a_blocks_team (matmul.h: OMQ_Q8A_SPAN lanes a block, loads contiguous), else a lane per block. */
 #define OMQ_Q8A_LANES 128 /* lanes per team */
 
 void omq_quantize_q8_1_act(const omq_exec *ex, const void *src, int f16, void *dst, int64_t rows,

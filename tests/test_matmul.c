@@ -663,6 +663,84 @@ static void nonfinite_x(void **state) {
     }
 }
 
+/* Q8_0 and Q8_1 round halves away from zero (ggml's roundf). Blocks with power-of-two scales
+ * make x * id exact, hitting halves k + 0.5 and the floats next to them: every device must
+ * give the bytes computed here with C's roundf, and on devices the GEMV's own quantization of
+ * that X (its staging in team memory on GPUs) the Y of those bytes given as Q8_1. */
+static void q8_rounding_halves(void **state) {
+    (void)state;
+    ts_rng rng = ts_rng_seeded();
+    enum { NB = 300, K = NB * 32, R = 5 }; /* 300 blocks: more than one staging pass */
+    float *x = malloc(sizeof(float) * K), *w = malloc(sizeof(float) * R * K);
+    uint8_t *q80 = malloc((size_t)NB * 34), *q81 = malloc((size_t)NB * 36), *got = malloc((size_t)NB * 36);
+    assert_true(x && w && q80 && q81 && got);
+    int halves = 0;
+    for (int b = 0; b < NB; ++b) {
+        const float sc = ldexpf(1.0f, b % 13 - 6); /* d = 127 sc / 127 = sc, id = 1 / sc: exact */
+        float *xb = x + 32 * b;
+        for (int j = 0; j < 32; ++j) {
+            const float h = sc * ((float)(int)(ts_next(&rng) % 254) - 126.5f); /* sc (k + 0.5) */
+            xb[j] = j % 3 == 0 ? h : nextafterf(h, j % 3 == 1 ? INFINITY : -INFINITY);
+        }
+        xb[b % 32] = (ts_next(&rng) & 1 ? 127.0f : -127.0f) * sc;
+        float amax = 0;
+        for (int j = 0; j < 32; ++j) amax = fmaxf(amax, fabsf(xb[j]));
+        const float d = amax / 127, id = d ? 1.0f / d : 0.0f;
+        int sum = 0;
+        for (int j = 0; j < 32; ++j) {
+            const float v = xb[j] * id;
+            halves += v - truncf(v) == 0.5f || v - truncf(v) == -0.5f;
+            const int8_t q = (int8_t)roundf(v);
+            q80[34 * b + 2 + j] = q81[36 * b + 4 + j] = (uint8_t)q;
+            sum += q;
+        }
+        const uint16_t dh = fp16_bits(d), sh = fp16_bits((float)sum * d);
+        memcpy(q80 + 34 * b, &dh, 2);
+        memcpy(q81 + 36 * b, &dh, 2);
+        memcpy(q81 + 36 * b + 2, &sh, 2);
+    }
+    assert_true(halves > NB * 8); /* the data does test ties */
+    for (int64_t k = 0; k < R * K; ++k) w[k] = ts_gauss(&rng);
+    for (int d = 0; d < ts_device_count(); ++d) {
+        omq_context *ctx;
+        assert_int_equal(omq_context_create(&ctx, ts_device(d)), OMQ_OK);
+        float *dx = ts_upload(ctx, x, sizeof(float) * K);
+        void *dq = ts_alloc(ctx, (size_t)NB * 36, 0);
+        assert_int_equal(omq_quantize(ctx, OMQ_TYPE_Q8_0, dx, dq, 1, K, NULL), OMQ_OK);
+        assert_int_equal(omq_synchronize(ctx), OMQ_OK);
+        ts_download(ctx, got, dq, (size_t)NB * 34);
+        if (memcmp(got, q80, (size_t)NB * 34)) fail_msg("q8_0 of halves on %s: not C's roundf", ts_device_label(ts_device(d)));
+        assert_int_equal(omq_quantize(ctx, OMQ_TYPE_Q8_1, dx, dq, 1, K, NULL), OMQ_OK);
+        assert_int_equal(omq_synchronize(ctx), OMQ_OK);
+        ts_download(ctx, got, dq, (size_t)NB * 36);
+        if (memcmp(got, q81, (size_t)NB * 36)) fail_msg("q8_1 of halves on %s: not C's roundf", ts_device_label(ts_device(d)));
+        if (ts_device(d) != OMQ_DEVICE_HOST) {
+            float *dw = ts_upload(ctx, w, sizeof(float) * R * K), y[2][R];
+            void *dwq = ts_alloc(ctx, (size_t)R * NB * 34, 0), *dxq = ts_upload(ctx, q81, (size_t)NB * 36);
+            float *dy[2] = {ts_alloc(ctx, sizeof(float) * R, 0xFF), ts_alloc(ctx, sizeof(float) * R, 0xFF)};
+            assert_int_equal(omq_quantize(ctx, OMQ_TYPE_Q8_0, dw, dwq, R, K, NULL), OMQ_OK);
+            assert_int_equal(omq_matmul(ctx, OMQ_TYPE_Q8_0, dwq, R, K, OMQ_TYPE_Q8_1, dxq, 1, dy[0], OMQ_ALGO_MMVQ), OMQ_OK);
+            assert_int_equal(omq_matmul(ctx, OMQ_TYPE_Q8_0, dwq, R, K, OMQ_TYPE_F32, dx, 1, dy[1], OMQ_ALGO_AUTO), OMQ_OK);
+            assert_int_equal(omq_synchronize(ctx), OMQ_OK);
+            for (int i = 0; i < 2; ++i) ts_download(ctx, y[i], dy[i], sizeof y[i]);
+            for (int o = 0; o < R; ++o) assert_true(isfinite(y[0][o]));
+            assert_memory_equal(y[1], y[0], sizeof y[0]);
+            for (int i = 0; i < 2; ++i) ts_free(ctx, dy[i]);
+            ts_free(ctx, dxq);
+            ts_free(ctx, dwq);
+            ts_free(ctx, dw);
+        }
+        ts_free(ctx, dq);
+        ts_free(ctx, dx);
+        omq_context_free(ctx);
+    }
+    free(got);
+    free(q81);
+    free(q80);
+    free(w);
+    free(x);
+}
+
 /* GEMV of K-value X (f32 or f16, host copy xh) stored one element past an aligned address:
  * Y must equal want (R floats) bit for bit */
 static void gemv_offset_x(omq_context *ctx, omq_type t, const void *dq, int64_t R, int64_t K, omq_type xt,
@@ -879,7 +957,7 @@ int main(void) {
     rng = ts_rng_seeded();
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(queries),     cmocka_unit_test(bad_input),   cmocka_unit_test(bad_input_is_silent),
-        cmocka_unit_test(nonfinite_x), cmocka_unit_test(gemv_one_region), cmocka_unit_test(gemv_streams), cmocka_unit_test(workspace_limits), cmocka_unit_test(matmul_F32),  cmocka_unit_test(matmul_F16),
+        cmocka_unit_test(nonfinite_x), cmocka_unit_test(gemv_one_region), cmocka_unit_test(q8_rounding_halves), cmocka_unit_test(gemv_streams), cmocka_unit_test(workspace_limits), cmocka_unit_test(matmul_F32),  cmocka_unit_test(matmul_F16),
         cmocka_unit_test(matmul_Q4_0), cmocka_unit_test(matmul_Q4_1), cmocka_unit_test(matmul_Q5_0),
         cmocka_unit_test(matmul_Q5_1), cmocka_unit_test(matmul_Q8_0), cmocka_unit_test(matmul_Q8_1),
         cmocka_unit_test(matmul_Q2_K), cmocka_unit_test(matmul_Q3_K), cmocka_unit_test(matmul_Q4_K),
