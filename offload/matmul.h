@@ -674,9 +674,10 @@ static inline __attribute__((always_inline)) void omq_q8a_load4(const void *src,
  * block's scale, shuffles and stores serve 8 values, not 4, and K = 14336 (448 blocks) is 2
  * passes of a 1024-lane team, not 4; amax by fmaxf and finiteness by one fma a value
  * (v * 0 + nf stays 0 unless v is Inf or NaN); quants packed by byte permutes and summed by
- * dp4a. 152 -> 141 instructions a pass with the packing and omq_roundf's one-lop3 sign
- * merge; the GEMV at 4096x14336 1.7-2.1 us faster queued than with 4 values a lane, and 16
- * a lane (2 lanes a block) was no faster (H200, docs/perf.md). Every lane must call.
+ * dp4a (152 -> 141 instructions a pass with the packing and omq_roundf's one-lop3 sign
+ * merge). The GEMV at 4096x14336 was 1.2-2.6 us faster queued on the H100 than with 4 values
+ * a lane; 16 a lane (2 lanes a block) was no faster there and slower at K = 4096 (H200;
+ * docs/perf.md, fifteenth measurement). Every lane must call.
  * The bytes are omq_q8a_block's: a maximum and an integer sum do not depend on the order,
  * and each quant is the same product and rounding. Inlined by force: with the staged passes
  * LLVM left it a called function, which ptxas gave 152-byte stack frames. */
