@@ -189,10 +189,13 @@ static inline int omq_is_finite(float v) {
 
 static inline float omq_fabsf(float v) { return __builtin_fabsf(v); }
 static inline float omq_sqrtf(float v) { return __builtin_sqrtf(v); }
+/* omq_roundf's offset: the bits of 0.5 - 2^-25 and of the sign it takes from v */
+#define OMQ_ROUND_OFFSET_BITS 0x3effffffu
+#define OMQ_F32_SIGN_BIT 0x80000000u
 static inline float omq_roundf_nvptx(float v) {
 #if defined(__NVPTX__)
     uint32_t h; /* the sign merge as one lop3 (ptxas makes two of an and-or with two immediates) */
-    __asm__("lop3.b32 %0, %1, %2, %3, 0xea;" : "=r"(h) : "r"(omq_f32_bits(v)), "r"(0x80000000u), "r"(0x3effffffu));
+    __asm__("lop3.b32 %0, %1, %2, %3, 0xea;" : "=r"(h) : "r"(omq_f32_bits(v)), "r"(OMQ_F32_SIGN_BIT), "r"(OMQ_ROUND_OFFSET_BITS));
     return __builtin_truncf(v + omq_bits_f32(h));
 #else
     return v; /* never selected off NVIDIA devices */
@@ -207,7 +210,7 @@ static inline float omq_roundf_nvptx(float v) {
  * form took eleven, a quarter of X's staging in a GEMV. */
 #pragma omp declare variant(omq_roundf_nvptx) match(device = {arch(nvptx64)})
 static inline float omq_roundf(float v) {
-    return __builtin_truncf(v + omq_bits_f32((omq_f32_bits(v) & 0x80000000u) | 0x3effffffu));
+    return __builtin_truncf(v + omq_bits_f32((omq_f32_bits(v) & OMQ_F32_SIGN_BIT) | OMQ_ROUND_OFFSET_BITS));
 }
 
 /* ggml's symmetric 8-bit blocks (Q8_0, Q8_1): the largest magnitude of n values, and from
