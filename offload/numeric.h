@@ -62,31 +62,22 @@ static inline float omq_fp16_to_fp32_soft(uint16_t h) {
 }
 
 /* IEEE binary32 -> binary16, round to nearest even; overflow gives Inf. Every NaN becomes
- * sign | 0x7e00, which is what ggml's software conversion produces. */
+ * sign | 0x7e00, which is what ggml's software conversion produces. No branches and no
+ * selects, so that loops of it vectorize on the host (gcc, whose default -ftrapping-math
+ * will not speculate the float add, turns a select fed by it back into a branch): normal
+ * results are rebiased and rounded by adding 0xfff plus the kept bit's parity; subnormal
+ * ones (below 2^-14) come from the FPU's own rounding, as ax + 0.5 holds round(ax * 2^24)
+ * in its low mantissa bits (default rounding mode; FTZ/DAZ do not matter: the sum is
+ * normal); masks then pick the range's result. Checked against the branching form it
+ * replaced for all 2^32 inputs, gcc and clang. */
 static inline uint16_t omq_fp32_to_fp16_soft(float f) {
-    const uint32_t x = omq_f32_bits(f);
-    const uint16_t sign = (uint16_t)((x >> 16) & 0x8000u);
-    const uint32_t ax = x & 0x7fffffffu;
-    if (ax > 0x7f800000u) return (uint16_t)(sign | 0x7e00u);
-    if (ax >= 0x477ff000u) return (uint16_t)(sign | 0x7c00u); /* >= 65520 rounds to Inf */
-    if (ax < 0x38800000u) {
-        /* result is subnormal or zero: value = ax_float * 2^24 units of 2^-24 */
-        if (ax < 0x33000000u) return sign; /* < 2^-25: rounds to zero (ties to even 0) */
-        const uint32_t e = ax >> 23;
-        const uint32_t m = (ax & 0x7fffffu) | 0x800000u;
-        const uint32_t shift = 126u - e; /* 14..24 */
-        uint32_t q = m >> shift;
-        const uint32_t rem = m & ((1u << shift) - 1u);
-        const uint32_t half = 1u << (shift - 1u);
-        if (rem > half || (rem == half && (q & 1u))) ++q;
-        return (uint16_t)(sign | q);
-    }
-    /* normal: rebias exponent, round the 13 dropped mantissa bits */
-    uint32_t r = ax - 0x38000000u; /* exponent 127 -> 15 */
-    const uint32_t rem = r & 0x1fffu;
-    r >>= 13;
-    if (rem > 0x1000u || (rem == 0x1000u && (r & 1u))) ++r; /* carries into exponent correctly */
-    return (uint16_t)(sign | r);
+    const uint32_t x = omq_f32_bits(f), ax = x & 0x7fffffffu;
+    uint32_t r = (ax - 0x38000000u + 0xfffu + ((ax >> 13) & 1u)) >> 13;
+    const uint32_t subnormal = omq_f32_bits(omq_bits_f32(ax) + 0.5f) - 0x3f000000u;
+    r += (subnormal - r) & (0u - (uint32_t)(ax < 0x38800000u));
+    r += (0x7c00u - r) & (0u - (uint32_t)(ax >= 0x47800000u)); /* from 65520 by rounding */
+    r += (0x7e00u - r) & (0u - (uint32_t)(ax > 0x7f800000u));
+    return (uint16_t)(((x >> 16) & 0x8000u) | r);
 }
 
 /* GPUs convert with one instruction each way (cvt on NVIDIA, v_cvt on AMD), which the
