@@ -201,18 +201,38 @@ static inline float omq_roundf_nvptx(float v) {
  * form took eleven, a quarter of X's staging in a GEMV. */
 #pragma omp declare variant(omq_roundf_nvptx) match(device = {arch(nvptx64)})
 static inline float omq_roundf(float v) {
-    return __builtin_truncf(v + omq_bits_f32((omq_f32_bits(v) & OMQ_F32_SIGN_BIT) | OMQ_ROUND_OFFSET_BITS));
+    const uint32_t t = omq_f32_bits(v + omq_bits_f32((omq_f32_bits(v) & OMQ_F32_SIGN_BIT) | OMQ_ROUND_OFFSET_BITS));
+    /* The truncation by an int conversion, where the sum has a fraction (|t| < 2^23; the
+     * rest, NaN and Inf included, is its own truncation), masks picking the result and the
+     * sign kept for -0: the bits of truncf for all 2^32 inputs, and unlike truncf (a libm
+     * call, or an inline form with branches, without SSE4.1) its loops vectorize on the host. */
+    const uint32_t frac = 0u - (uint32_t)((t & 0x7fffffffu) < 0x4b000000u);
+    const uint32_t i = omq_f32_bits((float)(int)omq_bits_f32(t & frac)) | (t & OMQ_F32_SIGN_BIT);
+    return omq_bits_f32((i & frac) | (t & ~frac));
 }
 
 /* ggml's symmetric 8-bit blocks (Q8_0, Q8_1): the largest magnitude of n values, and from
  * it the scale d = amax / 127 (returned) and its inverse (0 for an all-zero block). */
-static inline float omq_absmax(OMQ_NOESCAPE const float *x, int n) {
+static inline float omq_absmax_gpu(OMQ_NOESCAPE const float *x, int n) {
     float amax = 0.0f;
     for (int j = 0; j < n; ++j) {
         const float a = omq_fabsf(x[j]);
         amax = amax > a ? amax : a;
     }
     return amax;
+}
+
+/* The host's form: the largest |x| as bits, whose integer order is the order of non-negative
+ * floats, so the same value for finite input (all that reaches the quantizers) and a
+ * reduction compilers vectorize, which a float maximum with NaN's ordering is not. */
+#pragma omp declare variant(omq_absmax_gpu) match(device = {kind(gpu)})
+static inline float omq_absmax(OMQ_NOESCAPE const float *x, int n) {
+    int32_t amax = 0;
+    for (int j = 0; j < n; ++j) {
+        const int32_t a = (int32_t)(omq_f32_bits(x[j]) & 0x7fffffffu);
+        amax = amax > a ? amax : a;
+    }
+    return omq_bits_f32((uint32_t)amax);
 }
 
 static inline float omq_q8_scale(float amax, OMQ_NOESCAPE float *id) {
