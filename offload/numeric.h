@@ -24,6 +24,10 @@
 
 #pragma omp declare target
 
+/* All ones where c holds, else zero: for selections by masks, which compilers keep free of
+ * branches where a ?: fed by a float operation may become one (gcc, -ftrapping-math). */
+static inline uint32_t omq_mask(int c) { return 0u - (uint32_t)c; }
+
 static inline uint32_t omq_f32_bits(float f) {
     uint32_t u;
     __builtin_memcpy(&u, &f, sizeof u);
@@ -62,21 +66,20 @@ static inline float omq_fp16_to_fp32_soft(uint16_t h) {
 }
 
 /* IEEE binary32 -> binary16, round to nearest even; overflow gives Inf. Every NaN becomes
- * sign | 0x7e00, which is what ggml's software conversion produces. No branches and no
- * selects, so that loops of it vectorize on the host (gcc, whose default -ftrapping-math
- * will not speculate the float add, turns a select fed by it back into a branch): normal
+ * sign | 0x7e00, which is what ggml's software conversion produces. No branches, and the
+ * range's result picked by masks (omq_mask), so that loops of it vectorize on the host: normal
  * results are rebiased and rounded by adding 0xfff plus the kept bit's parity; subnormal
  * ones (below 2^-14) come from the FPU's own rounding, as ax + 0.5 holds round(ax * 2^24)
  * in its low mantissa bits (default rounding mode; FTZ/DAZ do not matter: the sum is
- * normal); masks then pick the range's result. Checked against the branching form it
+ * normal). Checked against the branching form it
  * replaced for all 2^32 inputs, gcc and clang. */
 static inline uint16_t omq_fp32_to_fp16_soft(float f) {
     const uint32_t x = omq_f32_bits(f), ax = x & 0x7fffffffu;
     uint32_t r = (ax - 0x38000000u + 0xfffu + ((ax >> 13) & 1u)) >> 13;
     const uint32_t subnormal = omq_f32_bits(omq_bits_f32(ax) + 0.5f) - 0x3f000000u;
-    r += (subnormal - r) & (0u - (uint32_t)(ax < 0x38800000u));
-    r += (0x7c00u - r) & (0u - (uint32_t)(ax >= 0x47800000u)); /* from 65520 by rounding */
-    r += (0x7e00u - r) & (0u - (uint32_t)(ax > 0x7f800000u));
+    r += (subnormal - r) & omq_mask(ax < 0x38800000u);
+    r += (0x7c00u - r) & omq_mask(ax >= 0x47800000u); /* from 65520 by rounding */
+    r += (0x7e00u - r) & omq_mask(ax > 0x7f800000u);
     return (uint16_t)(((x >> 16) & 0x8000u) | r);
 }
 
@@ -93,7 +96,7 @@ static inline float omq_fp16_to_fp32_gpu(uint16_t h) {
     _Float16 v;
     __builtin_memcpy(&v, &h, 2);
     const uint32_t nan = (uint32_t)(h & 0x8000u) << 16 | 0x7fc00000u | (uint32_t)(h & 0x3ffu) << 13;
-    const uint32_t is_nan = 0u - (uint32_t)((h & 0x7fffu) > 0x7c00u);
+    const uint32_t is_nan = omq_mask((h & 0x7fffu) > 0x7c00u);
     return omq_bits_f32((nan & is_nan) | (omq_f32_bits((float)v) & ~is_nan));
 #else
     return omq_fp16_to_fp32_soft(h);
@@ -106,7 +109,7 @@ static inline uint16_t omq_fp32_to_fp16_gpu(float f) {
     uint16_t h;
     __builtin_memcpy(&h, &v, 2);
     const uint32_t x = omq_f32_bits(f);
-    const uint32_t is_nan = 0u - (uint32_t)((x & 0x7fffffffu) > 0x7f800000u);
+    const uint32_t is_nan = omq_mask((x & 0x7fffffffu) > 0x7f800000u);
     return (uint16_t)((((x >> 16 & 0x8000u) | 0x7e00u) & is_nan) | (h & ~is_nan));
 #else
     return omq_fp32_to_fp16_soft(f);
@@ -206,7 +209,7 @@ static inline float omq_roundf(float v) {
      * rest, NaN and Inf included, is its own truncation), masks picking the result and the
      * sign kept for -0: the bits of truncf for all 2^32 inputs, and unlike truncf (a libm
      * call, or an inline form with branches, without SSE4.1) its loops vectorize on the host. */
-    const uint32_t frac = 0u - (uint32_t)((t & 0x7fffffffu) < 0x4b000000u);
+    const uint32_t frac = omq_mask((t & 0x7fffffffu) < 0x4b000000u);
     const uint32_t i = omq_f32_bits((float)(int)omq_bits_f32(t & frac)) | (t & OMQ_F32_SIGN_BIT);
     return omq_bits_f32((i & frac) | (t & ~frac));
 }
