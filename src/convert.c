@@ -1,5 +1,6 @@
 /* omq_quantize / omq_dequantize: validate everything, then queue the type's kernel on the
  * context's current stream. */
+#include "cpu/cpu.h"
 #include "omq_internal.h"
 
 typedef struct {
@@ -9,8 +10,24 @@ typedef struct {
     int64_t rows, cols;
 } quantize_args;
 
+/* float32 <-> binary16 on the host: the processor's conversions where it has them (src/cpu/) */
+static int host_to_f16(const omq_exec *ex, const float *src, void *dst, int64_t n) {
+    omq_to_f16_fn isa;
+    if (ex->kind != OMQ_EXEC_HOST || !(isa = omq_cpu_f32_to_f16())) return 0;
+    isa(src, dst, n);
+    return 1;
+}
+
+static int host_to_f32(const omq_exec *ex, const void *src, float *dst, int64_t n) {
+    omq_to_f32_fn isa;
+    if (ex->kind != OMQ_EXEC_HOST || !(isa = omq_cpu_f16_to_f32())) return 0;
+    isa(src, dst, n);
+    return 1;
+}
+
 static void run_quantize(const omq_exec *ex, void *p) {
     const quantize_args *a = p;
+    if (a->fn == omq_quantize_f16 && host_to_f16(ex, a->src, a->dst, a->rows * a->cols)) return;
     a->fn(ex, a->src, a->dst, a->rows, a->cols, a->imatrix);
 }
 
@@ -24,6 +41,8 @@ typedef struct {
 
 static void run_dequantize(const omq_exec *ex, void *p) {
     const dequantize_args *a = p;
+    if (a->fn == omq_dequantize_f32 && a->to_f16 && host_to_f16(ex, a->src, a->dst, a->rows * a->cols)) return;
+    if (a->fn == omq_dequantize_f16 && !a->to_f16 && host_to_f32(ex, a->src, a->dst, a->rows * a->cols)) return;
     a->fn(ex, a->src, a->dst, a->to_f16, a->rows, a->cols);
 }
 

@@ -39,3 +39,19 @@ omq_matmul_fn omq_cpu_mmvq(omq_type type) {
     (void)type;
     return NULL;
 }
+
+omq_to_f16_fn omq_cpu_f32_to_f16(void) {
+    pthread_once(&isa_once, detect);
+#ifdef OMQ_CPU_X86
+    if (have_avx2) return omq_x86_f32_to_f16;
+#endif
+    return NULL;
+}
+
+omq_to_f32_fn omq_cpu_f16_to_f32(void) {
+    pthread_once(&isa_once, detect);
+#ifdef OMQ_CPU_X86
+    if (have_avx2) return omq_x86_f16_to_f32;
+#endif
+    return NULL;
+}

@@ -15,6 +15,13 @@
  * processor lacks its instructions, or OMQ_HOST_ISA=portable). */
 omq_matmul_fn omq_cpu_mmvq(omq_type type);
 
+/* The host's conversions of n values between float32 and binary16 (omq_fp32_to_fp16's and
+ * omq_fp16_to_fp32's bits) on this processor, or NULL (as omq_cpu_mmvq). */
+typedef void (*omq_to_f16_fn)(const float *x, uint16_t *y, int64_t n);
+typedef void (*omq_to_f32_fn)(const uint16_t *x, float *y, int64_t n);
+omq_to_f16_fn omq_cpu_f32_to_f16(void);
+omq_to_f32_fn omq_cpu_f16_to_f32(void);
+
 /* What omq_cpu_mmvq draws on: "x86-64 AVX2" or "portable". */
 const char *omq_cpu_isa(void);
 
@@ -26,6 +33,8 @@ const char *omq_cpu_isa(void);
     void omq_x86_mmvq_##T(const omq_exec *ex, const void *w, int64_t rows, int64_t k,          \
                           const void *x, int64_t n, float *y);
 OMQ_CPU_X86_TYPES(OMQ_CPU_DECLARE)
+void omq_x86_f32_to_f16(const float *x, uint16_t *y, int64_t n);
+void omq_x86_f16_to_f32(const uint16_t *x, float *y, int64_t n);
 #endif
 
 #endif

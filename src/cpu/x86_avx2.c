@@ -1,6 +1,7 @@
 /* x86 microkernels for the host's Q8_1 products (mmvq, n columns read against each weight row
- * once): AVX2, FMA and F16C. This file alone is compiled with those instructions enabled;
- * cpu.c calls into it only after the processor has said it has them.
+ * once) and its float32 <-> binary16 conversions: AVX2, FMA and F16C. This file alone is
+ * compiled with those instructions enabled; cpu.c calls into it only after the processor has
+ * said it has them.
  *
  * Why intrinsics: compilers do not turn portable C of these dot products into the pmaddubsw /
  * pmaddwd sequences that make them cheap (docs/perf.md has the measurements), and the host
@@ -366,3 +367,36 @@ DEFINE_GEMV(q3_K, omq_block_q3_K, 8)
 DEFINE_GEMV(q4_K, omq_block_q4_K, 8)
 DEFINE_GEMV(q5_K, omq_block_q5_K, 8)
 DEFINE_GEMV(q6_K, omq_block_q6_K, 8)
+
+/* ---- binary16 <-> float32 (F16 rows): F16C's conversions. vcvtps2ph rounds to nearest even
+ * with subnormals and overflow to Inf as omq_fp32_to_fp16 does (equal for all 2^32 inputs);
+ * only NaNs differ, whose payload it keeps, so they are set to omq's sign | 0x7e00.
+ * vcvtph2ps is omq_fp16_to_fp32 (equal for all 65536 inputs, NaNs included). Baseline
+ * x86-64 has neither: the portable forms ran at 7-16 GB/s on 2 threads (docs/perf.md). */
+static inline __m128i f16x8(const float *x) {
+    const __m128i h = _mm256_cvtps_ph(_mm256_loadu_ps(x), _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
+    const __m128i nan = _mm_cmpgt_epi16(_mm_and_si128(h, _mm_set1_epi16(0x7fff)), _mm_set1_epi16(0x7c00));
+    const __m128i fix = _mm_or_si128(_mm_and_si128(h, _mm_set1_epi16((short)0x8000)), _mm_set1_epi16(0x7e00));
+    return _mm_blendv_epi8(h, fix, nan);
+}
+
+void omq_x86_f32_to_f16(const float *x, uint16_t *y, int64_t n) {
+    const int64_t n8 = n / 8;
+#pragma omp parallel for schedule(static)
+    for (int64_t i = 0; i < n8; ++i) _mm_storeu_si128((__m128i *)(y + 8 * i), f16x8(x + 8 * i));
+    if (n % 8) {
+        float t[8] = {0};
+        uint16_t h[8];
+        for (int64_t j = 8 * n8; j < n; ++j) t[j - 8 * n8] = x[j];
+        _mm_storeu_si128((__m128i *)h, f16x8(t));
+        for (int64_t j = 8 * n8; j < n; ++j) y[j] = h[j - 8 * n8];
+    }
+}
+
+void omq_x86_f16_to_f32(const uint16_t *x, float *y, int64_t n) {
+    const int64_t n8 = n / 8;
+#pragma omp parallel for schedule(static)
+    for (int64_t i = 0; i < n8; ++i)
+        _mm256_storeu_ps(y + 8 * i, _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)(x + 8 * i))));
+    for (int64_t j = 8 * n8; j < n; ++j) y[j] = f16(x[j]);
+}
