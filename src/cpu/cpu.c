@@ -19,39 +19,33 @@ static void detect(void) {
 #endif
 }
 
-const char *omq_cpu_isa(void) {
+/* whether the processor runs the x86 kernels (asked once) */
+static int use_x86(void) {
     pthread_once(&isa_once, detect);
-    return have_avx2 ? "x86-64 AVX2" : "portable";
+    return have_avx2;
 }
+
+/* kernel k where the x86 kernels run, else NULL */
+#ifdef OMQ_CPU_X86
+#define X86_OR_NULL(k) (use_x86() ? (k) : NULL)
+#else
+#define X86_OR_NULL(k) NULL
+#endif
+
+const char *omq_cpu_isa(void) { return use_x86() ? "x86-64 AVX2" : "portable"; }
 
 omq_matmul_fn omq_cpu_mmvq(omq_type type) {
-    pthread_once(&isa_once, detect);
-    if (!have_avx2) return NULL;
-#ifdef OMQ_CPU_X86
     switch (type) {
+#ifdef OMQ_CPU_X86
 #define OMQ_CPU_CASE(T, U)                                                                       \
-    case OMQ_TYPE_##U: return omq_x86_mmvq_##T;
+    case OMQ_TYPE_##U: return X86_OR_NULL(omq_x86_mmvq_##T);
         OMQ_CPU_X86_TYPES(OMQ_CPU_CASE)
 #undef OMQ_CPU_CASE
-    default: break;
+#endif
+    default: return NULL;
     }
-#endif
-    (void)type;
-    return NULL;
 }
 
-omq_to_f16_fn omq_cpu_f32_to_f16(void) {
-    pthread_once(&isa_once, detect);
-#ifdef OMQ_CPU_X86
-    if (have_avx2) return omq_x86_f32_to_f16;
-#endif
-    return NULL;
-}
+omq_to_f16_fn omq_cpu_f32_to_f16(void) { return X86_OR_NULL(omq_x86_f32_to_f16); }
 
-omq_to_f32_fn omq_cpu_f16_to_f32(void) {
-    pthread_once(&isa_once, detect);
-#ifdef OMQ_CPU_X86
-    if (have_avx2) return omq_x86_f16_to_f32;
-#endif
-    return NULL;
-}
+omq_to_f32_fn omq_cpu_f16_to_f32(void) { return X86_OR_NULL(omq_x86_f16_to_f32); }

@@ -372,7 +372,7 @@ DEFINE_GEMV(q6_K, omq_block_q6_K, 8)
  * with subnormals and overflow to Inf as omq_fp32_to_fp16 does (equal for all 2^32 inputs);
  * only NaNs differ, whose payload it keeps, so they are set to omq's sign | 0x7e00.
  * vcvtph2ps is omq_fp16_to_fp32 (equal for all 65536 inputs, NaNs included). Baseline
- * x86-64 has neither: the portable forms ran at 7-16 GB/s on 2 threads (docs/perf.md). */
+ * x86-64 has neither: the portable forms ran at 7-17 GB/s on 2 threads (docs/perf.md). */
 static inline __m128i f16x8(const float *x) {
     const __m128i h = _mm256_cvtps_ph(_mm256_loadu_ps(x), _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
     const __m128i nan = _mm_cmpgt_epi16(_mm_and_si128(h, _mm_set1_epi16(0x7fff)), _mm_set1_epi16(0x7c00));
