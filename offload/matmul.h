@@ -980,14 +980,15 @@ static inline __attribute__((always_inline)) void omq_q8a_blocks(const void *src
     } while (0)
 #ifdef OMQ_GEMV_BANDS
 #define OMQ_GEMV_GPU_WALK_OK(ntiles_, nt_) 1
-/* the rows [s_, e_) of team tm_'s first pass (the walk's qs_, qe_) */
+/* passes of the band walk; the rows [s_, e_) of team tm_'s first pass (the walk's qs_, qe_) */
+#define OMQ_GEMV_BAND_PASSES(rows, rpt_, nt_) (((rows) + nt_ * rpt_ - 1) / (nt_ * rpt_))
 #define OMQ_GEMV_GPU_FIRST(rows, rpt_, nt_, tm_, s_, e_)                                        \
-    const int64_t m1_ = ((rows) + nt_ * rpt_ - 1) / (nt_ * rpt_) * nt_;                         \
+    const int64_t m1_ = OMQ_GEMV_BAND_PASSES(rows, rpt_, nt_) * nt_;                           \
     const int64_t s_ = tm_ * (rows) / m1_, e_ = (tm_ + 1) * (rows) / m1_
 #define OMQ_GEMV_GPU_WALK(W, X, Y, rows, nu, ACC, T, BS, lpr_, rpt_, nt_, tm_)                  \
     do {                                                                                        \
         const int lsh_ = __builtin_ctz((unsigned)lpr_);                                         \
-        const int64_t np_ = ((rows) + nt_ * rpt_ - 1) / (nt_ * rpt_), m_ = np_ * nt_;           \
+        const int64_t np_ = OMQ_GEMV_BAND_PASSES(rows, rpt_, nt_), m_ = np_ * nt_;              \
         const int64_t sq_ = nt_ * (rows) / m_, sr_ = nt_ * (rows) % m_;                         \
         int64_t qs_ = tm_ * (rows) / m_, rs_ = tm_ * (rows) % m_;                               \
         int64_t qe_ = (tm_ + 1) * (rows) / m_, re_ = (tm_ + 1) * (rows) % m_;                   \
@@ -1001,12 +1002,13 @@ static inline __attribute__((always_inline)) void omq_q8a_blocks(const void *src
     } while (0)
 #else
 #define OMQ_GEMV_GPU_WALK_OK(ntiles_, nt_) ((ntiles_) <= OMQ_GEMV_RANGE_PASSES * (nt_))
+/* the rows [s_, e_) of team tm_: the walk's range, and its first pass's */
 #define OMQ_GEMV_GPU_FIRST(rows, rpt_, nt_, tm_, s_, e_)                                        \
     const int64_t s_ = tm_ * (rows) / nt_, e_ = (tm_ + 1) * (rows) / nt_
 #define OMQ_GEMV_GPU_WALK(W, X, Y, rows, nu, ACC, T, BS, lpr_, rpt_, nt_, tm_)                  \
     do {                                                                                        \
         const int lsh_ = __builtin_ctz((unsigned)lpr_);                                         \
-        const int64_t r0_ = tm_ * (rows) / nt_, e_ = (tm_ + 1) * (rows) / nt_;                  \
+        OMQ_GEMV_GPU_FIRST(rows, rpt_, nt_, tm_, r0_, e_);                                      \
         for (int64_t p0_ = r0_; p0_ < e_; p0_ += rpt_) {                                        \
             const int64_t r_ = p0_ + (th_ >> lsh_);                                             \
             OMQ_GEMV_ROW(W, X, Y, nu, ACC, T, BS, lpr_, r_, e_);                                \

@@ -71,8 +71,7 @@ static inline float omq_fp16_to_fp32_soft(uint16_t h) {
  * results are rebiased and rounded by adding 0xfff plus the kept bit's parity; subnormal
  * ones (below 2^-14) come from the FPU's own rounding, as ax + 0.5 holds round(ax * 2^24)
  * in its low mantissa bits (default rounding mode; FTZ/DAZ do not matter: the sum is
- * normal). Checked against the branching form it
- * replaced for all 2^32 inputs, gcc and clang. */
+ * normal). Checked against the branching form it replaced for all 2^32 inputs, gcc and clang. */
 static inline uint16_t omq_fp32_to_fp16_soft(float f) {
     const uint32_t x = omq_f32_bits(f), ax = x & 0x7fffffffu;
     uint32_t r = (ax - 0x38000000u + 0xfffu + ((ax >> 13) & 1u)) >> 13;
