@@ -980,15 +980,10 @@ static inline __attribute__((always_inline)) void omq_q8a_blocks(const void *src
     } while (0)
 #ifdef OMQ_GEMV_BANDS
 #define OMQ_GEMV_GPU_WALK_OK(ntiles_, nt_) 1
-/* passes of the band walk; the rows [s_, e_) of team tm_'s first pass (the walk's qs_, qe_) */
-#define OMQ_GEMV_BAND_PASSES(rows, rpt_, nt_) (((rows) + nt_ * rpt_ - 1) / (nt_ * rpt_))
-#define OMQ_GEMV_GPU_FIRST(rows, rpt_, nt_, tm_, s_, e_)                                        \
-    const int64_t m1_ = OMQ_GEMV_BAND_PASSES(rows, rpt_, nt_) * nt_;                           \
-    const int64_t s_ = tm_ * (rows) / m1_, e_ = (tm_ + 1) * (rows) / m1_
 #define OMQ_GEMV_GPU_WALK(W, X, Y, rows, nu, ACC, T, BS, lpr_, rpt_, nt_, tm_)                  \
     do {                                                                                        \
         const int lsh_ = __builtin_ctz((unsigned)lpr_);                                         \
-        const int64_t np_ = OMQ_GEMV_BAND_PASSES(rows, rpt_, nt_), m_ = np_ * nt_;              \
+        const int64_t np_ = ((rows) + nt_ * rpt_ - 1) / (nt_ * rpt_), m_ = np_ * nt_;           \
         const int64_t sq_ = nt_ * (rows) / m_, sr_ = nt_ * (rows) % m_;                         \
         int64_t qs_ = tm_ * (rows) / m_, rs_ = tm_ * (rows) % m_;                               \
         int64_t qe_ = (tm_ + 1) * (rows) / m_, re_ = (tm_ + 1) * (rows) % m_;                   \
@@ -1002,13 +997,10 @@ static inline __attribute__((always_inline)) void omq_q8a_blocks(const void *src
     } while (0)
 #else
 #define OMQ_GEMV_GPU_WALK_OK(ntiles_, nt_) ((ntiles_) <= OMQ_GEMV_RANGE_PASSES * (nt_))
-/* the rows [s_, e_) of team tm_: the walk's range, and its first pass's */
-#define OMQ_GEMV_GPU_FIRST(rows, rpt_, nt_, tm_, s_, e_)                                        \
-    const int64_t s_ = tm_ * (rows) / nt_, e_ = (tm_ + 1) * (rows) / nt_
 #define OMQ_GEMV_GPU_WALK(W, X, Y, rows, nu, ACC, T, BS, lpr_, rpt_, nt_, tm_)                  \
     do {                                                                                        \
         const int lsh_ = __builtin_ctz((unsigned)lpr_);                                         \
-        OMQ_GEMV_GPU_FIRST(rows, rpt_, nt_, tm_, r0_, e_);                                      \
+        const int64_t r0_ = tm_ * (rows) / nt_, e_ = (tm_ + 1) * (rows) / nt_;                  \
         for (int64_t p0_ = r0_; p0_ < e_; p0_ += rpt_) {                                        \
             const int64_t r_ = p0_ + (th_ >> lsh_);                                             \
             OMQ_GEMV_ROW(W, X, Y, nu, ACC, T, BS, lpr_, r_, e_);                                \
@@ -1024,33 +1016,6 @@ static inline __attribute__((always_inline)) void omq_q8a_blocks(const void *src
             OMQ_MM_ROWS_TILES(W, X, Y, rows, nu, 1, ACC, T, BS, 1, OMQ_GEMV_LANES, OMQ_GEMV_LSH, \
                               lpr_, rpt_, ntiles_, part_);                                      \
     } while (0)
-
-/* Each lane's first OMQ_GEMV_PREFETCH steps of the GPU walk asked for (into L1) before X is
- * staged, so that W's first bytes could arrive while the team stages X: DRAM otherwise waits
- * for the staging (ncu, H100, q8_0 4096x14336 with X as Q8_1: the GEMV's SMs were active
- * 37.9k cycles against the read kernel's 33.5k for the same bytes, the same DRAM active
- * cycles; docs/perf.md, nineteenth measurement). Off (0) until measured and tested on a GPU:
- * build with -DOMQ_GEMV_PREFETCH=1 or 2 to try it. */
-#ifndef OMQ_GEMV_PREFETCH
-#define OMQ_GEMV_PREFETCH 0
-#endif
-#if OMQ_GEMV_PREFETCH > 0
-#define OMQ_GEMV_PREFETCH_FIRST(W, rows, nb, nu, UPB, lpr_, rpt_, ntiles_)                       \
-    do {                                                                                        \
-        const int64_t nt_ = omp_get_num_teams(), tm_ = omp_get_team_num();                     \
-        if (omq_mm_shuffle_ok(nth_, OMQ_GEMV_LANES) && OMQ_GEMV_GPU_WALK_OK(ntiles_, nt_)) {    \
-            OMQ_GEMV_GPU_FIRST(rows, rpt_, nt_, tm_, s_, e_);                                   \
-            const int64_t r_ = s_ + (th_ >> __builtin_ctz((unsigned)lpr_));                     \
-            if (r_ < e_)                                                                        \
-                for (int k_ = 0; k_ < OMQ_GEMV_PREFETCH * OMQ_GEMV_ILP; ++k_) {                 \
-                    const int64_t u_ = (th_ & (lpr_ - 1)) + k_ * lpr_;                          \
-                    if (u_ < (nu)) omq_prefetch_l1(W + r_ * (nb) + u_ / (UPB));                 \
-                }                                                                               \
-        }                                                                                       \
-    } while (0)
-#else
-#define OMQ_GEMV_PREFETCH_FIRST(W, rows, nb, nu, UPB, lpr_, rpt_, ntiles_) ((void)0)
-#endif
 
 #define OMQ_DEFINE_GEMV(T, BLOCK, BS, UPB, ACC)                                                 \
     void omq_gemv_##T(const omq_exec *ex, const void *w, int64_t rows, int64_t K,              \
@@ -1071,7 +1036,6 @@ static inline __attribute__((always_inline)) void omq_q8a_blocks(const void *src
             {                                                                                   \
                 OMQ_NVPTX_MAXNREG(OMQ_GEMV_NREG);                                               \
                 OMQ_MM_THREAD;                                                                  \
-                OMQ_GEMV_PREFETCH_FIRST(W, rows, nb, nu_, UPB, lpr_, rpt_, ntiles_);             \
                 if (x_kind == OMQ_GEMV_X_Q8_1)                                                  \
                     for (int64_t b_ = th_; b_ < nbx; b_ += nth_) {                              \
                         for (int i_ = 0; i_ < OMQ_Q8_1_WORDS; ++i_)                             \
