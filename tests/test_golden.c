@@ -220,11 +220,52 @@ static void golden_type(void **state) {
     }
 }
 
+/* Q4_0 and Q5_0 take the sign of their scale from the first value of largest magnitude; the
+ * golden rows hold no block where two such values differ in sign, so these do: ggml's scale
+ * is max / -8 (-16) with max the first of them, and max = +0 for an all-zero block (d = -0). */
+static void signed_max_ties(void **state) {
+    (void)state;
+    enum { NB = 3 };
+    float x[NB * 32];
+    for (int j = 0; j < NB * 32; ++j) x[j] = j < 64 ? 0.01f * (float)(j % 32) - 0.15f : (j & 1 ? 0.0f : -0.0f);
+    x[5] = -2.0f, x[20] = 2.0f;      /* block 0: the negative one first */
+    x[32 + 3] = 2.0f, x[32 + 9] = -2.0f; /* block 1: the positive one first */
+    const struct {
+        omq_type type;
+        uint16_t d[NB]; /* fp16 bits: +-2 / -8 = -+0.25, +-2 / -16 = -+0.125, +0 / -8 = -0 */
+    } want[] = {{OMQ_TYPE_Q4_0, {0x3400, 0xB400, 0x8000}}, {OMQ_TYPE_Q5_0, {0x3000, 0xB000, 0x8000}}};
+    for (int i = 0; i < ts_device_count(); ++i) {
+        const int device = ts_device(i);
+        omq_context *ctx = NULL;
+        assert_int_equal(omq_context_create(&ctx, device), OMQ_OK);
+        for (size_t t = 0; t < sizeof want / sizeof want[0]; ++t) {
+            const size_t bb = omq_type_block_bytes(want[t].type);
+            uint8_t got[NB * 32];
+            float *dx = ts_upload(ctx, x, sizeof x);
+            void *dy = ts_alloc(ctx, NB * bb, 0xA5);
+            assert_int_equal(omq_quantize(ctx, want[t].type, dx, dy, 1, NB * 32, NULL), OMQ_OK);
+            assert_int_equal(omq_synchronize(ctx), OMQ_OK);
+            ts_download(ctx, got, dy, NB * bb);
+            for (int b = 0; b < NB; ++b) {
+                const uint16_t d = (uint16_t)(got[b * bb] | got[b * bb + 1] << 8);
+                if (d != want[t].d[b])
+                    fail_msg("device %d type %d block %d: d = 0x%04x, ggml's 0x%04x", device, (int)want[t].type, b,
+                             d, want[t].d[b]);
+            }
+            ts_free(ctx, dx);
+            ts_free(ctx, dy);
+        }
+        omq_context_free(ctx);
+    }
+}
+
 int main(void) {
-    struct CMUnitTest tests[sizeof cases / sizeof cases[0]];
-    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; ++i) {
+    enum { NCASES = sizeof cases / sizeof cases[0] };
+    struct CMUnitTest tests[NCASES + 1];
+    for (size_t i = 0; i < NCASES; ++i) {
         tests[i] = (struct CMUnitTest)cmocka_unit_test_prestate(golden_type, (void *)&cases[i]);
         tests[i].name = cases[i].file;
     }
+    tests[NCASES] = (struct CMUnitTest)cmocka_unit_test(signed_max_ties);
     return cmocka_run_group_tests(tests, load_inputs, free_inputs);
 }
