@@ -238,10 +238,11 @@ static void signed_max_ties(void **state) {
         const int device = ts_device(i);
         omq_context *ctx = NULL;
         assert_int_equal(omq_context_create(&ctx, device), OMQ_OK);
+        float *dx = ts_upload(ctx, x, sizeof x);
         for (size_t t = 0; t < sizeof want / sizeof want[0]; ++t) {
             const size_t bb = omq_type_block_bytes(want[t].type);
-            uint8_t got[NB * 32];
-            float *dx = ts_upload(ctx, x, sizeof x);
+            uint8_t got[NB * 32]; /* Q4_0 and Q5_0 blocks are under 32 bytes */
+            assert_true(NB * bb <= sizeof got);
             void *dy = ts_alloc(ctx, NB * bb, 0xA5);
             assert_int_equal(omq_quantize(ctx, want[t].type, dx, dy, 1, NB * 32, NULL), OMQ_OK);
             assert_int_equal(omq_synchronize(ctx), OMQ_OK);
@@ -249,12 +250,12 @@ static void signed_max_ties(void **state) {
             for (int b = 0; b < NB; ++b) {
                 const uint16_t d = (uint16_t)(got[b * bb] | got[b * bb + 1] << 8);
                 if (d != want[t].d[b])
-                    fail_msg("device %d type %d block %d: d = 0x%04x, ggml's 0x%04x", device, (int)want[t].type, b,
-                             d, want[t].d[b]);
+                    fail_msg("%s on %s, block %d: d = 0x%04x, ggml 0x%04x", omq_type_name(want[t].type),
+                             ts_device_label(device), b, d, want[t].d[b]);
             }
-            ts_free(ctx, dx);
             ts_free(ctx, dy);
         }
+        ts_free(ctx, dx);
         omq_context_free(ctx);
     }
 }
