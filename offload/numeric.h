@@ -237,6 +237,33 @@ static inline float omq_absmax(OMQ_NOESCAPE const float *x, int n) {
     return omq_bits_f32((uint32_t)amax);
 }
 
+/* ggml's Q4_0 and Q5_0 scales: the first of the n values of largest magnitude, +0 when all
+ * are zero (the scale is then -0). */
+static inline float omq_signed_absmax_gpu(OMQ_NOESCAPE const float *x, int n) {
+    float amax = 0.0f, max = 0.0f;
+    for (int j = 0; j < n; ++j) {
+        if (amax < omq_fabsf(x[j])) {
+            amax = omq_fabsf(x[j]);
+            max = x[j];
+        }
+    }
+    return max;
+}
+
+/* The host's form: omq_absmax's reduction, then the first index holding that magnitude as a
+ * minimum (both vectorize; the loop above, which carries the value with the maximum, does
+ * not). The same value for finite input. */
+#pragma omp declare variant(omq_signed_absmax_gpu) match(device = {kind(gpu)})
+static inline float omq_signed_absmax(OMQ_NOESCAPE const float *x, int n) {
+    const uint32_t amax = omq_f32_bits(omq_absmax(x, n));
+    int first = n;
+    for (int j = 0; j < n; ++j) {
+        const int at = (omq_f32_bits(x[j]) & 0x7fffffffu) == amax ? j : n;
+        first = first < at ? first : at;
+    }
+    return amax ? x[first] : 0.0f;
+}
+
 static inline float omq_q8_scale(float amax, OMQ_NOESCAPE float *id) {
     const float d = amax / 127;
     *id = d ? 1.0f / d : 0.0f;

@@ -16,14 +16,7 @@ static inline void q4_0_quantize_block(OMQ_NOESCAPE const float *x, OMQ_NOESCAPE
         return;
     }
     /* the value of largest magnitude maps to -8, keeping its sign in d */
-    float amax = 0.0f, max = 0.0f;
-    for (int j = 0; j < OMQ_QK; ++j) {
-        if (amax < omq_fabsf(x[j])) {
-            amax = omq_fabsf(x[j]);
-            max = x[j];
-        }
-    }
-    const float d = max / -8;
+    const float d = omq_signed_absmax(x, OMQ_QK) / -8;
     const float id = d ? 1.0f / d : 0.0f;
     y->d = omq_fp32_to_fp16(d);
     for (int j = 0; j < 16; ++j) {

@@ -26,14 +26,7 @@ static inline void q5_0_quantize_block(OMQ_NOESCAPE const float *x, OMQ_NOESCAPE
         y->d = omq_fp32_to_fp16(d);
         for (int j = 0; j < OMQ_QK; ++j) L[j] = Lq[j];
     } else {
-        float amax = 0.0f, max = 0.0f;
-        for (int j = 0; j < OMQ_QK; ++j) {
-            if (amax < omq_fabsf(x[j])) {
-                amax = omq_fabsf(x[j]);
-                max = x[j];
-            }
-        }
-        const float d = max / -16;
+        const float d = omq_signed_absmax(x, OMQ_QK) / -16;
         const float id = d ? 1.0f / d : 0.0f;
         y->d = omq_fp32_to_fp16(d);
         for (int j = 0; j < OMQ_QK; ++j) L[j] = omq_trunc_clamp(x[j] * id + 16.5f, 31);
