@@ -264,6 +264,52 @@ static inline float omq_signed_absmax(OMQ_NOESCAPE const float *x, int n) {
     return amax ? x[first] : 0.0f;
 }
 
+/* ggml's Q4_1 and Q5_1 ranges: the least and the greatest of n values, from FLT_MAX and
+ * -FLT_MAX, each replaced only by a strictly smaller (greater) value, so of +0 and -0 the
+ * first in x stays. */
+static inline void omq_min_max_gpu(OMQ_NOESCAPE const float *x, int n, OMQ_NOESCAPE float *min,
+                                   OMQ_NOESCAPE float *max) {
+    float lo = 3.402823466e+38f, hi = -3.402823466e+38f;
+    for (int j = 0; j < n; ++j) {
+        if (x[j] < lo) lo = x[j];
+        if (x[j] > hi) hi = x[j];
+    }
+    *min = lo;
+    *max = hi;
+}
+
+/* A finite float as an integer of the same order, +0 and -0 one key (0). */
+static inline int32_t omq_order_key(float v) {
+    const uint32_t b = omq_f32_bits(v), s = 0u - (b >> 31);
+    return (int32_t)(((b & 0x7fffffffu) ^ s) + (s & 1u));
+}
+
+/* The value of x with key k: from k itself, but for 0, the first zero of x (its sign kept). */
+static inline float omq_order_value(OMQ_NOESCAPE const float *x, int n, int32_t k) {
+    if (k) return omq_bits_f32(k < 0 ? 0x80000000u | (0u - (uint32_t)k) : (uint32_t)k);
+    int first = n;
+    for (int j = 0; j < n; ++j) {
+        const int at = omq_order_key(x[j]) == 0 ? j : n;
+        first = first < at ? first : at;
+    }
+    return x[first];
+}
+
+/* The host's form: integer reductions over the keys (they vectorize; the float loop above
+ * does not), then the values back from the keys. The same values for finite input. */
+#pragma omp declare variant(omq_min_max_gpu) match(device = {kind(gpu)})
+static inline void omq_min_max(OMQ_NOESCAPE const float *x, int n, OMQ_NOESCAPE float *min,
+                               OMQ_NOESCAPE float *max) {
+    int32_t lo = 0x7f7fffff, hi = -0x7f7fffff;
+    for (int j = 0; j < n; ++j) {
+        const int32_t k = omq_order_key(x[j]);
+        lo = lo < k ? lo : k;
+        hi = hi > k ? hi : k;
+    }
+    *min = omq_order_value(x, n, lo);
+    *max = omq_order_value(x, n, hi);
+}
+
 static inline float omq_q8_scale(float amax, OMQ_NOESCAPE float *id) {
     const float d = amax / 127;
     *id = d ? 1.0f / d : 0.0f;

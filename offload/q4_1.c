@@ -17,11 +17,8 @@ static inline void q4_1_quantize_block(OMQ_NOESCAPE const float *x, OMQ_NOESCAPE
         for (int j = 0; j < 16; ++j) y->qs[j] = (uint8_t)(L[j] | (L[j + 16] << 4));
         return;
     }
-    float min = 3.402823466e+38f, max = -3.402823466e+38f;
-    for (int j = 0; j < OMQ_QK; ++j) {
-        if (x[j] < min) min = x[j];
-        if (x[j] > max) max = x[j];
-    }
+    float min, max;
+    omq_min_max(x, OMQ_QK, &min, &max);
     const float d = (max - min) / 15;
     const float id = d ? 1.0f / d : 0.0f;
     y->d = omq_fp32_to_fp16(d);

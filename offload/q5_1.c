@@ -17,11 +17,8 @@ static inline void q5_1_quantize_block(OMQ_NOESCAPE const float *x, OMQ_NOESCAPE
         y->m = omq_fp32_to_fp16(-min);
         for (int j = 0; j < OMQ_QK; ++j) L[j] = Lq[j];
     } else {
-        float min = 3.402823466e+38f, max = -3.402823466e+38f;
-        for (int j = 0; j < OMQ_QK; ++j) {
-            if (x[j] < min) min = x[j];
-            if (x[j] > max) max = x[j];
-        }
+        float min, max;
+        omq_min_max(x, OMQ_QK, &min, &max);
         const float d = (max - min) / 31;
         const float id = d ? 1.0f / d : 0.0f;
         y->d = omq_fp32_to_fp16(d);
