@@ -220,39 +220,26 @@ static void golden_type(void **state) {
     }
 }
 
-/* Q4_0 and Q5_0 take the sign of their scale from the first value of largest magnitude; the
- * golden rows hold no block where two such values differ in sign, so these do: ggml's scale
- * is max / -8 (-16) with max the first of them, and max = +0 for an all-zero block (d = -0). */
-static void signed_max_ties(void **state) {
-    (void)state;
-    enum { NB = 3 };
-    float x[NB * 32];
-    for (int j = 0; j < NB * 32; ++j) x[j] = j < 64 ? 0.01f * (float)(j % 32) - 0.15f : (j & 1 ? 0.0f : -0.0f);
-    x[5] = -2.0f, x[20] = 2.0f;      /* block 0: the negative one first */
-    x[32 + 3] = 2.0f, x[32 + 9] = -2.0f; /* block 1: the positive one first */
-    const struct {
-        omq_type type;
-        uint16_t d[NB]; /* fp16 bits: +-2 / -8 = -+0.25, +-2 / -16 = -+0.125, +0 / -8 = -0 */
-    } want[] = {{OMQ_TYPE_Q4_0, {0x3400, 0xB400, 0x8000}}, {OMQ_TYPE_Q5_0, {0x3000, 0xB000, 0x8000}}};
+/* The tie cases below: x (nb blocks) quantized to each of types on every device, each row's
+ * blocks handed to check with the device's label. */
+enum { TIE_MAX_BLOCKS = 4 };
+typedef void (*tie_check)(omq_type type, const char *where, const uint8_t *blocks, size_t bb);
+static void quantize_ties(const float *x, int nb, const omq_type *types, size_t ntypes, tie_check check) {
+    assert_true(nb <= TIE_MAX_BLOCKS);
     for (int i = 0; i < ts_device_count(); ++i) {
         const int device = ts_device(i);
         omq_context *ctx = NULL;
         assert_int_equal(omq_context_create(&ctx, device), OMQ_OK);
-        float *dx = ts_upload(ctx, x, sizeof x);
-        for (size_t t = 0; t < sizeof want / sizeof want[0]; ++t) {
-            const size_t bb = omq_type_block_bytes(want[t].type);
-            uint8_t got[NB * 32]; /* Q4_0 and Q5_0 blocks are under 32 bytes */
-            assert_true(NB * bb <= sizeof got);
-            void *dy = ts_alloc(ctx, NB * bb, 0xA5);
-            assert_int_equal(omq_quantize(ctx, want[t].type, dx, dy, 1, NB * 32, NULL), OMQ_OK);
+        float *dx = ts_upload(ctx, x, (size_t)nb * 32 * sizeof *x);
+        for (size_t t = 0; t < ntypes; ++t) {
+            const size_t bb = omq_type_block_bytes(types[t]);
+            uint8_t got[TIE_MAX_BLOCKS * 32]; /* the legacy types' blocks are under 32 bytes */
+            assert_true(nb * bb <= sizeof got);
+            void *dy = ts_alloc(ctx, nb * bb, 0xA5);
+            assert_int_equal(omq_quantize(ctx, types[t], dx, dy, 1, nb * 32, NULL), OMQ_OK);
             assert_int_equal(omq_synchronize(ctx), OMQ_OK);
-            ts_download(ctx, got, dy, NB * bb);
-            for (int b = 0; b < NB; ++b) {
-                const uint16_t d = (uint16_t)(got[b * bb] | got[b * bb + 1] << 8);
-                if (d != want[t].d[b])
-                    fail_msg("%s on %s, block %d: d = 0x%04x, ggml 0x%04x", omq_type_name(want[t].type),
-                             ts_device_label(device), b, d, want[t].d[b]);
-            }
+            ts_download(ctx, got, dy, nb * bb);
+            check(types[t], ts_device_label(device), got, bb);
             ts_free(ctx, dy);
         }
         ts_free(ctx, dx);
@@ -260,45 +247,56 @@ static void signed_max_ties(void **state) {
     }
 }
 
+static uint16_t half_at(const uint8_t *p) { return (uint16_t)(p[0] | p[1] << 8); }
+
+/* Q4_0 and Q5_0 take the sign of their scale from the first value of largest magnitude; the
+ * golden rows hold no block where two such values differ in sign, so these do: ggml's scale
+ * is max / -8 (-16) with max the first of them, and max = +0 for an all-zero block (d = -0).
+ * d in fp16 bits: +-2 / -8 = -+0.25, +-2 / -16 = -+0.125, +0 / -8 = -0. */
+enum { SIGNED_MAX_BLOCKS = 3 };
+static void check_signed_max(omq_type type, const char *where, const uint8_t *q, size_t bb) {
+    static const uint16_t q4_0[] = {0x3400, 0xB400, 0x8000}, q5_0[] = {0x3000, 0xB000, 0x8000};
+    const uint16_t *want = type == OMQ_TYPE_Q4_0 ? q4_0 : q5_0;
+    for (int b = 0; b < SIGNED_MAX_BLOCKS; ++b)
+        if (half_at(q + b * bb) != want[b])
+            fail_msg("%s on %s, block %d: d = 0x%04x, ggml 0x%04x", omq_type_name(type), where, b,
+                     half_at(q + b * bb), want[b]);
+}
+
+static void signed_max_ties(void **state) {
+    (void)state;
+    float x[SIGNED_MAX_BLOCKS * 32];
+    for (int j = 0; j < SIGNED_MAX_BLOCKS * 32; ++j)
+        x[j] = j < 64 ? 0.01f * (float)(j % 32) - 0.15f : (j & 1 ? 0.0f : -0.0f);
+    x[5] = -2.0f, x[20] = 2.0f;          /* block 0: the negative one first */
+    x[32 + 3] = 2.0f, x[32 + 9] = -2.0f; /* block 1: the positive one first */
+    const omq_type types[] = {OMQ_TYPE_Q4_0, OMQ_TYPE_Q5_0};
+    quantize_ties(x, SIGNED_MAX_BLOCKS, types, 2, check_signed_max);
+}
+
 /* Q4_1 and Q5_1 store m = min (d = (max - min) / 15 or 31): ggml's loop keeps the first of
  * +0 and -0 as the minimum (and maximum), which the golden rows do not probe. Blocks: >= 0 with
  * -0 before +0, then +0 before -0; all zero from -0, then from +0 (d = max - min = +0). */
+enum { MIN_MAX_BLOCKS = 4 };
+static void check_min_max(omq_type type, const char *where, const uint8_t *q, size_t bb) {
+    static const uint16_t want_m[MIN_MAX_BLOCKS] = {0x8000, 0x0000, 0x8000, 0x0000};
+    for (int b = 0; b < MIN_MAX_BLOCKS; ++b) {
+        const uint16_t d = half_at(q + b * bb), m = half_at(q + b * bb + 2);
+        if (m != want_m[b] || (b >= 2 && d != 0))
+            fail_msg("%s on %s, block %d: d = 0x%04x, m = 0x%04x; ggml m = 0x%04x%s", omq_type_name(type),
+                     where, b, d, m, want_m[b], b >= 2 ? ", d = 0x0000" : "");
+    }
+}
+
 static void min_max_zeros(void **state) {
     (void)state;
-    enum { NB = 4 };
-    float x[NB * 32];
-    for (int j = 0; j < NB * 32; ++j) x[j] = j < 64 ? 0.01f * (float)(j % 32 + 1) : (j & 1 ? -0.0f : 0.0f);
+    float x[MIN_MAX_BLOCKS * 32];
+    for (int j = 0; j < MIN_MAX_BLOCKS * 32; ++j) x[j] = j < 64 ? 0.01f * (float)(j % 32 + 1) : (j & 1 ? -0.0f : 0.0f);
     x[4] = -0.0f, x[9] = 0.0f;           /* block 0 */
     x[32 + 4] = 0.0f, x[32 + 9] = -0.0f; /* block 1 */
     x[64] = -0.0f, x[65] = 0.0f;         /* block 2; block 3 starts with +0 */
-    const uint16_t want_m[NB] = {0x8000, 0x0000, 0x8000, 0x0000}, want_d23 = 0x0000;
     const omq_type types[] = {OMQ_TYPE_Q4_1, OMQ_TYPE_Q5_1};
-    for (int i = 0; i < ts_device_count(); ++i) {
-        const int device = ts_device(i);
-        omq_context *ctx = NULL;
-        assert_int_equal(omq_context_create(&ctx, device), OMQ_OK);
-        float *dx = ts_upload(ctx, x, sizeof x);
-        for (size_t t = 0; t < sizeof types / sizeof types[0]; ++t) {
-            const size_t bb = omq_type_block_bytes(types[t]);
-            uint8_t got[NB * 32]; /* Q4_1 and Q5_1 blocks are under 32 bytes */
-            assert_true(NB * bb <= sizeof got);
-            void *dy = ts_alloc(ctx, NB * bb, 0xA5);
-            assert_int_equal(omq_quantize(ctx, types[t], dx, dy, 1, NB * 32, NULL), OMQ_OK);
-            assert_int_equal(omq_synchronize(ctx), OMQ_OK);
-            ts_download(ctx, got, dy, NB * bb);
-            for (int b = 0; b < NB; ++b) {
-                const uint16_t d = (uint16_t)(got[b * bb] | got[b * bb + 1] << 8);
-                const uint16_t m = (uint16_t)(got[b * bb + 2] | got[b * bb + 3] << 8);
-                if (m != want_m[b] || (b >= 2 && d != want_d23))
-                    fail_msg("%s on %s, block %d: d = 0x%04x, m = 0x%04x; ggml m = 0x%04x%s",
-                             omq_type_name(types[t]), ts_device_label(device), b, d, m, want_m[b],
-                             b >= 2 ? ", d = 0x0000" : "");
-            }
-            ts_free(ctx, dy);
-        }
-        ts_free(ctx, dx);
-        omq_context_free(ctx);
-    }
+    quantize_ties(x, MIN_MAX_BLOCKS, types, 2, check_min_max);
 }
 
 int main(void) {
