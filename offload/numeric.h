@@ -250,18 +250,24 @@ static inline float omq_signed_absmax_gpu(OMQ_NOESCAPE const float *x, int n) {
     return max;
 }
 
-/* The host's form: omq_absmax's reduction, then the first index holding that magnitude as a
- * minimum (both vectorize; the loop above, which carries the value with the maximum, does
- * not). The same value for finite input. */
+/* The first of the n values whose magnitude has the bits a (one is), found as a minimum
+ * of indices, which vectorizes (host forms). */
+static inline float omq_first_of_magnitude(OMQ_NOESCAPE const float *x, int n, uint32_t a) {
+    int first = n;
+    for (int j = 0; j < n; ++j) {
+        const int at = (omq_f32_bits(x[j]) & 0x7fffffffu) == a ? j : n;
+        first = first < at ? first : at;
+    }
+    return x[first];
+}
+
+/* The host's form: omq_absmax's reduction, then the first value of that magnitude (both
+ * vectorize; the loop above, which carries the value with the maximum, does not). The same
+ * value for finite input. */
 #pragma omp declare variant(omq_signed_absmax_gpu) match(device = {kind(gpu)})
 static inline float omq_signed_absmax(OMQ_NOESCAPE const float *x, int n) {
     const uint32_t amax = omq_f32_bits(omq_absmax(x, n));
-    int first = n;
-    for (int j = 0; j < n; ++j) {
-        const int at = (omq_f32_bits(x[j]) & 0x7fffffffu) == amax ? j : n;
-        first = first < at ? first : at;
-    }
-    return amax ? x[first] : 0.0f;
+    return amax ? omq_first_of_magnitude(x, n, amax) : 0.0f;
 }
 
 /* ggml's Q4_1 and Q5_1 ranges: the least and the greatest of n values, from FLT_MAX and
@@ -287,12 +293,7 @@ static inline int32_t omq_order_key(float v) {
 /* The value of x with key k: from k itself, but for 0, the first zero of x (its sign kept). */
 static inline float omq_order_value(OMQ_NOESCAPE const float *x, int n, int32_t k) {
     if (k) return omq_bits_f32(k < 0 ? 0x80000000u | (0u - (uint32_t)k) : (uint32_t)k);
-    int first = n;
-    for (int j = 0; j < n; ++j) {
-        const int at = omq_order_key(x[j]) == 0 ? j : n;
-        first = first < at ? first : at;
-    }
-    return x[first];
+    return omq_first_of_magnitude(x, n, 0);
 }
 
 /* The host's form: integer reductions over the keys (they vectorize; the float loop above

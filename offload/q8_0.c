@@ -10,8 +10,8 @@ static inline void q8_0_quantize_block(OMQ_NOESCAPE const float *x, OMQ_NOESCAPE
     float id;
     const float d = omq_q8_scale(omq_absmax(x, OMQ_QK), &id);
     y->d = omq_fp32_to_fp16(d);
-    /* unrolled: left a loop (as LLVM 19 left it), it indexed the block by a variable, which
-     * put its values in local memory: 3x slower on the H100 (docs/perf.md) */
+    /* unrolled: as a loop (LLVM 19 left it one) it indexed the block by a variable, which put
+     * the block in local memory on NVIDIA: 3x slower on the H100 (docs/perf.md) */
     OMQ_UNROLL for (int j = 0; j < OMQ_QK; ++j) y->qs[j] = (int8_t)omq_roundf(x[j] * id);
 }
 
